@@ -1,0 +1,155 @@
+import json
+
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.utils.html import format_html, format_html_join
+
+from sessions_app.models import Document, StudySession
+
+
+def render_plan_outline(plan) -> str:
+    """The plan as a readable, escaped outline (titles come from models and documents)."""
+    if not plan:
+        return "—"
+    items = format_html_join(
+        "",
+        "<li><strong>{}</strong>{}</li>",
+        (
+            (
+                topic.get("title", ""),
+                format_html(
+                    "<ul>{}</ul>",
+                    format_html_join("", "<li>{}</li>", ((s,) for s in topic.get("subtopics", []))),
+                )
+                if topic.get("subtopics")
+                else "",
+            )
+            for topic in plan
+            if isinstance(topic, dict)
+        ),
+    )
+    return format_html('<ol class="plan-outline">{}</ol>', items)
+
+
+class StaleFilter(admin.SimpleListFilter):
+    title = "stale generation"
+    parameter_name = "stale"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Stale (worker stopped)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.stale()
+        return queryset
+
+
+class DocumentInline(admin.TabularInline):
+    model = Document
+    fields = ["original_name", "status", "size", "error", "position"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StudySession)
+class StudySessionAdmin(admin.ModelAdmin):
+    list_display = ["title", "owner", "status", "document_count", "stale", "updated_at"]
+    list_filter = ["status", StaleFilter]
+    search_fields = ["title", "owner__username", "owner__email"]
+    list_select_related = ["owner"]
+    readonly_fields = [
+        "id",
+        "status",
+        "plan_outline",
+        "plan_json",
+        "folded_document_ids",
+        "generation_heartbeat_at",
+        "cancel_requested_at",
+        "created_at",
+        "updated_at",
+    ]
+    fields = ["id", "owner", "title", "language", *readonly_fields[1:]]
+    inlines = [DocumentInline]
+    actions = ["reset_status", "clear_draft_plan"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(document_count=Count("documents"))
+
+    @admin.display(ordering="document_count", description="documents")
+    def document_count(self, obj):
+        return obj.document_count
+
+    @admin.display(boolean=True, description="stale")
+    def stale(self, obj):
+        return obj.is_stale
+
+    @admin.display(description="plan")
+    def plan_outline(self, obj):
+        return render_plan_outline(obj.draft_plan)
+
+    @admin.display(description="plan (JSON)")
+    def plan_json(self, obj):
+        return format_html(
+            "<pre>{}</pre>", json.dumps(obj.draft_plan, indent=2, ensure_ascii=False)
+        )
+
+    @admin.action(description="Reset status to UPLOADING")
+    def reset_status(self, request, queryset):
+        for session in queryset:
+            previous = session.status
+            session.reset_to_uploading()
+            self.log_change(request, session, f"Reset status from {previous} to UPLOADING.")
+        self.message_user(
+            request, f"Reset {len(queryset)} session(s) to UPLOADING.", messages.SUCCESS
+        )
+
+    @admin.action(description="Clear draft plan")
+    def clear_draft_plan(self, request, queryset):
+        cleared = 0
+        for session in queryset:
+            if session.status == StudySession.Status.GENERATING_PLAN and not session.is_stale:
+                self.message_user(
+                    request,
+                    f"“{session}” is generating right now; reset it first.",
+                    messages.WARNING,
+                )
+                continue
+            session.clear_draft_plan()
+            self.log_change(request, session, "Cleared the draft plan and folding progress.")
+            cleared += 1
+        if cleared:
+            self.message_user(
+                request, f"Cleared the plan of {cleared} session(s).", messages.SUCCESS
+            )
+
+
+@admin.register(Document)
+class DocumentAdmin(admin.ModelAdmin):
+    list_display = ["original_name", "session", "status", "size", "error", "created_at"]
+    list_filter = ["status", "content_type"]
+    search_fields = ["original_name", "session__title", "session__owner__username"]
+    list_select_related = ["session"]
+    readonly_fields = [
+        "id",
+        "session",
+        "original_name",
+        "file",
+        "content_type",
+        "size",
+        "status",
+        "error",
+        "position",
+        "page_count",
+        "outline",
+        "content_text",
+        "created_at",
+        "updated_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False

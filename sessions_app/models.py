@@ -1,0 +1,402 @@
+"""Study sessions and their documents, with the session status machine (SPEC §4).
+
+Every status change is one conditional UPDATE on the session row, so it is atomic across
+threads, processes and machines. A claim hands out a `generation_token`; every later write
+of that generation is fenced by it, so a worker whose session was taken over (stale
+heartbeat, staff reset) can no longer overwrite the new owner's work.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import PurePath
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from sessions_app.db import run_db
+
+
+class GenerationRefused(Exception):
+    """A claim was refused; `reason` is a stable code, `message` is for the learner."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class LostClaim(Exception):
+    """This worker no longer owns the generation (taken over, or reset by staff)."""
+
+
+class HeartbeatState(models.TextChoices):
+    OWNED = "owned"
+    CANCEL_REQUESTED = "cancel_requested"
+    LOST = "lost"
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+
+
+class StudySessionQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        return self.filter(owner=user)
+
+    def stale(self):
+        """Sessions whose generation worker stopped sending heartbeats."""
+        cutoff = timezone.now() - timedelta(seconds=settings.PLAN_STALE_AFTER)
+        return self.filter(status=StudySession.Status.GENERATING_PLAN).filter(
+            Q(generation_heartbeat_at__lt=cutoff) | Q(generation_heartbeat_at__isnull=True)
+        )
+
+
+class StudySession(models.Model):
+    class Status(models.TextChoices):
+        UPLOADING = "UPLOADING", "Uploading documents"
+        GENERATING_PLAN = "GENERATING_PLAN", "Generating plan"
+        EDITING_PLAN = "EDITING_PLAN", "Editing plan"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_sessions"
+    )
+    title = models.CharField(max_length=200)
+    language = models.CharField(
+        max_length=35, default="en", help_text="BCP-47 code, e.g. en, de, pt-BR"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.UPLOADING)
+    draft_plan = models.JSONField(default=list, blank=True)
+    # Documents already folded into draft_plan, in the order they were folded; a run
+    # resumes with the completed documents not listed here.
+    folded_document_ids = models.JSONField(default=list, blank=True)
+    generation_token = models.UUIDField(null=True, blank=True, editable=False)
+    generation_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = StudySessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [
+            models.Index(fields=["owner", "-updated_at"], name="session_owner_updated"),
+            models.Index(
+                fields=["status", "generation_heartbeat_at"], name="session_status_heartbeat"
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    # --- derived state ---------------------------------------------------------------
+
+    @property
+    def is_stale(self) -> bool:
+        if self.status != self.Status.GENERATING_PLAN:
+            return False
+        if self.generation_heartbeat_at is None:
+            return True
+        age = timezone.now() - self.generation_heartbeat_at
+        return age > timedelta(seconds=settings.PLAN_STALE_AFTER)
+
+    def completed_documents(self):
+        return self.documents.filter(status=Document.Status.COMPLETED)
+
+    def documents_to_fold(self) -> tuple[list["Document"], bool]:
+        """The completed documents a run must still fold in, and whether it starts over.
+
+        A run starts over (empty plan, every document) only when a document that was
+        already folded into the plan has since been deleted.
+        """
+        completed = list(self.completed_documents())
+        present = {str(d.id) for d in self.documents.all()}
+        folded = set(self.folded_document_ids)
+        if not folded <= present:
+            return completed, True
+        return [d for d in completed if str(d.id) not in folded], False
+
+    def progress(self) -> Progress:
+        completed_ids = [str(pk) for pk in self.completed_documents().values_list("id", flat=True)]
+        folded = set(self.folded_document_ids)
+        return Progress(
+            done=sum(1 for pk in completed_ids if pk in folded), total=len(completed_ids)
+        )
+
+    def refusal(self) -> GenerationRefused | None:
+        """Why a claim would be refused right now, or None if it could succeed."""
+        if self.status == self.Status.GENERATING_PLAN and not self.is_stale:
+            return GenerationRefused(
+                "already_generating", "A study plan is already being generated for this session."
+            )
+        if self.status == self.Status.EDITING_PLAN:
+            return GenerationRefused(
+                "editing_plan",
+                "The plan is ready to edit. Choose “Add more documents” to fold in new material.",
+            )
+        if not self.completed_documents().exists():
+            return GenerationRefused(
+                "no_completed_document",
+                "Upload at least one document that could be read before generating a plan.",
+            )
+        return None
+
+    # --- the status machine ----------------------------------------------------------
+
+    def _fenced(self):
+        """This session's row, only while this instance still owns its generation."""
+        return StudySession.objects.filter(
+            pk=self.pk, status=self.Status.GENERATING_PLAN, generation_token=self.generation_token
+        )
+
+    def claim_for_generation(self) -> None:
+        """UPLOADING (or stale GENERATING_PLAN) → GENERATING_PLAN, atomically.
+
+        Of any number of concurrent callers exactly one succeeds; the others get
+        GenerationRefused saying why. Needs at least one completed document.
+        """
+        now = timezone.now()
+        stale_before = now - timedelta(seconds=settings.PLAN_STALE_AFTER)
+        token = uuid.uuid4()
+        has_completed_document = Document.objects.filter(
+            session=OuterRef("pk"), status=Document.Status.COMPLETED
+        )
+        claimable = Q(status=self.Status.UPLOADING) | Q(
+            Q(generation_heartbeat_at__lt=stale_before) | Q(generation_heartbeat_at__isnull=True),
+            status=self.Status.GENERATING_PLAN,
+        )
+        claimed = StudySession.objects.filter(
+            claimable, Exists(has_completed_document), pk=self.pk
+        ).update(
+            status=self.Status.GENERATING_PLAN,
+            generation_token=token,
+            generation_heartbeat_at=now,
+            cancel_requested_at=None,
+            updated_at=now,
+        )
+        if not claimed:
+            self.refresh_from_db()
+            raise self.refusal() or GenerationRefused(
+                "already_generating", "A study plan is already being generated for this session."
+            )
+        self.refresh_from_db()
+        # A takeover: whatever run the dead worker left "running" is over.
+        from plans.models import GenerationRun
+
+        GenerationRun.objects.filter(session=self, outcome=GenerationRun.Outcome.RUNNING).update(
+            outcome=GenerationRun.Outcome.FAILED,
+            finished_at=now,
+            error="The worker generating this plan stopped responding; the run was taken over.",
+        )
+
+    def heartbeat(self) -> HeartbeatState:
+        """Refresh the heartbeat; report whether the run should go on."""
+        now = timezone.now()
+        if not self._fenced().update(generation_heartbeat_at=now):
+            return HeartbeatState.LOST
+        self.generation_heartbeat_at = now
+        cancel = StudySession.objects.filter(pk=self.pk).values_list(
+            "cancel_requested_at", flat=True
+        )
+        return HeartbeatState.CANCEL_REQUESTED if cancel.first() else HeartbeatState.OWNED
+
+    def save_progress(self, plan: list, folded_document_ids: list[str]) -> None:
+        """Store the plan after a document was folded in (and refresh the heartbeat)."""
+        now = timezone.now()
+        updated = self._fenced().update(
+            draft_plan=plan,
+            folded_document_ids=folded_document_ids,
+            generation_heartbeat_at=now,
+            updated_at=now,
+        )
+        if not updated:
+            raise LostClaim()
+        self.draft_plan = plan
+        self.folded_document_ids = folded_document_ids
+        self.generation_heartbeat_at = now
+
+    def complete_with_plan(self, plan: list) -> None:
+        """GENERATING_PLAN → EDITING_PLAN with the finished plan (validated first)."""
+        from plans.schema import normalize_plan
+
+        plan = normalize_plan(plan)
+        now = timezone.now()
+        updated = self._fenced().update(
+            status=self.Status.EDITING_PLAN,
+            draft_plan=plan,
+            generation_token=None,
+            generation_heartbeat_at=None,
+            cancel_requested_at=None,
+            updated_at=now,
+        )
+        if not updated:
+            raise LostClaim()
+        self.status = self.Status.EDITING_PLAN
+        self.draft_plan = plan
+        self.generation_token = None
+        self.generation_heartbeat_at = None
+        self.cancel_requested_at = None
+
+    def release_to_uploading(self) -> bool:
+        """GENERATING_PLAN → UPLOADING after error, cancel or disconnect; keeps the progress.
+
+        Returns False when this worker had already lost the session (nothing to release).
+        """
+        now = timezone.now()
+        released = self._fenced().update(
+            status=self.Status.UPLOADING,
+            generation_token=None,
+            generation_heartbeat_at=None,
+            cancel_requested_at=None,
+            updated_at=now,
+        )
+        if released:
+            self.status = self.Status.UPLOADING
+            self.generation_token = None
+            self.generation_heartbeat_at = None
+            self.cancel_requested_at = None
+        return bool(released)
+
+    def request_cancel(self) -> bool:
+        """Ask the running generation (in any process) to stop. False if none is running."""
+        updated = StudySession.objects.filter(
+            pk=self.pk, status=self.Status.GENERATING_PLAN
+        ).update(cancel_requested_at=timezone.now())
+        return bool(updated)
+
+    def reopen(self) -> None:
+        """EDITING_PLAN → UPLOADING ("add more documents"); the plan and progress stay."""
+        updated = StudySession.objects.filter(pk=self.pk, status=self.Status.EDITING_PLAN).update(
+            status=self.Status.UPLOADING, updated_at=timezone.now()
+        )
+        self.refresh_from_db()
+        if not updated:
+            raise GenerationRefused(
+                "not_editing", "Only a session whose plan is being edited can take more documents."
+            )
+
+    def save_edited_plan(self, plan: list) -> list:
+        """Store a learner's edit (validated first); only while the plan is being edited."""
+        from plans.schema import normalize_plan
+
+        plan = normalize_plan(plan)
+        updated = StudySession.objects.filter(pk=self.pk, status=self.Status.EDITING_PLAN).update(
+            draft_plan=plan, updated_at=timezone.now()
+        )
+        self.refresh_from_db()
+        if not updated:
+            raise GenerationRefused(
+                "not_editing", "The plan can only be edited once it has been generated."
+            )
+        return plan
+
+    def reset_to_uploading(self) -> None:
+        """Staff reset: back to UPLOADING whatever the state; clears heartbeat and cancel flag."""
+        now = timezone.now()
+        StudySession.objects.filter(pk=self.pk).update(
+            status=self.Status.UPLOADING,
+            generation_token=None,
+            generation_heartbeat_at=None,
+            cancel_requested_at=None,
+            updated_at=now,
+        )
+        from plans.models import GenerationRun
+
+        GenerationRun.objects.filter(session=self, outcome=GenerationRun.Outcome.RUNNING).update(
+            outcome=GenerationRun.Outcome.FAILED, finished_at=now, error="Reset by staff."
+        )
+        self.refresh_from_db()
+
+    def clear_draft_plan(self) -> None:
+        """Forget the plan and the folding progress; the next run starts from scratch."""
+        StudySession.objects.filter(pk=self.pk).update(
+            draft_plan=[], folded_document_ids=[], updated_at=timezone.now()
+        )
+        self.refresh_from_db()
+
+    # Async twins for the streaming code: each is one short database block that hands its
+    # connection back afterwards (see sessions_app.db.run_db).
+    async def aclaim_for_generation(self) -> None:
+        await run_db(self.claim_for_generation)
+
+    async def aheartbeat(self) -> HeartbeatState:
+        return await run_db(self.heartbeat)
+
+    async def asave_progress(self, plan: list, folded_document_ids: list[str]) -> None:
+        await run_db(self.save_progress, plan, folded_document_ids)
+
+    async def acomplete_with_plan(self, plan: list) -> None:
+        await run_db(self.complete_with_plan, plan)
+
+    async def arelease_to_uploading(self) -> bool:
+        return await run_db(self.release_to_uploading)
+
+    async def arequest_cancel(self) -> bool:
+        return await run_db(self.request_cancel)
+
+
+def document_upload_to(document: "Document", filename: str) -> str:
+    suffix = PurePath(filename).suffix.lower()[:10]
+    return f"documents/{document.session_id}/{document.id}{suffix}"
+
+
+class Document(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        PROCESSING = "PROCESSING", "Processing"
+        COMPLETED = "COMPLETED", "Ready"
+        FAILED = "FAILED", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.ForeignKey(StudySession, on_delete=models.CASCADE, related_name="documents")
+    original_name = models.CharField(max_length=255)
+    file = models.FileField(upload_to=document_upload_to, max_length=300, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    content_text = models.TextField(blank=True)
+    # Headings found by extraction (PDF bookmarks, DOCX heading styles):
+    # [{"level": 1, "title": "Limits", "page": 3}, ...]; page is null where unknown.
+    outline = models.JSONField(default=list, blank=True)
+    page_count = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    position = models.PositiveIntegerField(default=0, help_text="Upload order within the session")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "created_at"]
+        indexes = [
+            models.Index(fields=["session", "status", "position"], name="document_session_status"),
+        ]
+
+    def __str__(self):
+        return self.original_name
+
+    def mark_processing(self) -> None:
+        self.status = self.Status.PROCESSING
+        self.error = ""
+        self.save(update_fields=["status", "error", "updated_at"])
+
+    def mark_completed(self, text: str, outline: list, page_count: int | None = None) -> None:
+        self.status = self.Status.COMPLETED
+        self.content_text = text
+        self.outline = outline
+        self.page_count = page_count
+        self.error = ""
+        self.save(
+            update_fields=["status", "content_text", "outline", "page_count", "error", "updated_at"]
+        )
+
+    def mark_failed(self, reason: str) -> None:
+        self.status = self.Status.FAILED
+        self.error = reason
+        self.content_text = ""
+        self.outline = []
+        self.save(update_fields=["status", "error", "content_text", "outline", "updated_at"])

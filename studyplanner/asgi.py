@@ -1,0 +1,44 @@
+"""ASGI entry point: `uvicorn studyplanner.asgi:application`.
+
+Wraps Django with two small pieces Django's ASGI handler leaves out: static files (unless a
+proxy serves them, SERVE_STATIC=False) and the ASGI lifespan protocol, used to close the
+shared AI HTTP client cleanly when the server stops.
+"""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studyplanner.settings")
+
+django_application = get_asgi_application()
+
+from django.conf import settings  # noqa: E402  (needs the app registry loaded above)
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+
+async def _run_shutdown_hooks() -> None:
+    from plans.ai_client import close_clients
+
+    await close_clients()
+
+
+def with_lifespan(app):
+    async def lifespan_app(scope, receive, send):
+        if scope["type"] != "lifespan":
+            return await app(scope, receive, send)
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await _run_shutdown_hooks()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    return lifespan_app
+
+
+application = with_lifespan(
+    ASGIStaticFilesHandler(django_application) if settings.SERVE_STATIC else django_application
+)

@@ -1,0 +1,207 @@
+"""Settings, read from the environment (or an optional `.env` file beside manage.py).
+
+Every setting has a safe local default so `make run` works on a fresh machine; with
+DEBUG=False the app refuses to start until SECRET_KEY and ALLOWED_HOSTS are set.
+The README lists every setting with its default.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=True)
+
+_DEV_SECRET_KEY = "django-insecure-local-development-only-do-not-deploy"
+SECRET_KEY = env.str("SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
+if not DEBUG:
+    missing = [
+        name
+        for name, value in [("SECRET_KEY", SECRET_KEY), ("ALLOWED_HOSTS", ALLOWED_HOSTS)]
+        if not value
+    ]
+    if missing:
+        raise ImproperlyConfigured(
+            f"DEBUG=False needs {' and '.join(missing)} set in the environment "
+            "(for example SECRET_KEY=$(python -c "
+            "'import secrets; print(secrets.token_urlsafe(50))') "
+            "ALLOWED_HOSTS=plans.example.org). Refusing to start."
+        )
+else:
+    SECRET_KEY = SECRET_KEY or _DEV_SECRET_KEY
+    ALLOWED_HOSTS = ALLOWED_HOSTS or ["localhost", "127.0.0.1", "[::1]"]
+
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "sessions_app",
+    "plans",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "studyplanner.urls"
+ASGI_APPLICATION = "studyplanner.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+            "builtins": [
+                "django_htmx.templatetags.django_htmx",
+                "template_partials.templatetags.partials",
+            ],
+        },
+    },
+]
+
+
+def _database(url: str) -> dict:
+    config = env.db_url_config(url)
+    engine = config["ENGINE"]
+    if engine == "django.db.backends.sqlite3":
+        name = config.get("NAME") or "db.sqlite3"
+        if name != ":memory:" and not Path(name).is_absolute():
+            config["NAME"] = str(BASE_DIR / name)
+        # Streams write progress while pages read: WAL lets readers and the writer overlap,
+        # IMMEDIATE takes the write lock up front instead of failing mid-transaction.
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            **config.get("OPTIONS", {}),
+        }
+    elif engine in ("django.db.backends.postgresql", "django.db.backends.postgis"):
+        # Django's native psycopg 3 pool: N open streams must not need N connections.
+        # The pool requires persistent connections to be off.
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"] = {
+            "pool": {
+                "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+                "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+                "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+            },
+            **config.get("OPTIONS", {}),
+        }
+    return config
+
+
+DATABASE_URL = env.str("DATABASE_URL", default="sqlite:///db.sqlite3")
+DATABASES = {"default": _database(DATABASE_URL)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "sessions:list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# The ASGI app serves /static/ itself unless a proxy in front does it (see README).
+SERVE_STATIC = env.bool("SERVE_STATIC", default=True)
+
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+MEDIA_URL = "media/"
+
+# --- Security (production: DEBUG=False) -----------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "studyplanner.errors.csrf_failure"
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+    if env.bool("BEHIND_TLS_PROXY", default=False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Study Planner -----------------------------------------------------------------------
+OPENROUTER_API_KEY = env.str("OPENROUTER_API_KEY", default="")
+OPENROUTER_BASE_URL = env.str("OPENROUTER_BASE_URL", default="https://openrouter.ai/api/v1")
+MODEL_PLAN = env.str("MODEL_PLAN", default="openai/gpt-4o-mini")
+MODEL_CHUNKING = env.str("MODEL_CHUNKING", default="openai/gpt-4o-mini")
+MODEL_CHAT = env.str("MODEL_CHAT", default="openai/gpt-4o-mini")
+MODEL_SUMMARY = env.str("MODEL_SUMMARY", default="openai/gpt-4o-mini")
+# Sent to OpenRouter as HTTP-Referer and X-OpenRouter-Title (app attribution).
+AI_APP_URL = env.str("AI_APP_URL", default="http://localhost:8000")
+AI_APP_TITLE = env.str("AI_APP_TITLE", default="Study Planner")
+AI_CONNECT_TIMEOUT = env.float("AI_CONNECT_TIMEOUT", default=10.0)
+# The longest silence allowed between two upstream chunks; a stream that keeps producing
+# has no total time limit.
+AI_READ_TIMEOUT = env.float("AI_READ_TIMEOUT", default=60.0)
+AI_MAX_RETRIES = env.int("AI_MAX_RETRIES", default=3)
+AI_RETRY_MAX_WAIT = env.float("AI_RETRY_MAX_WAIT", default=30.0)
+AI_HTTP_TRANSPORT = env.str("AI_HTTP_TRANSPORT", default="httpx")
+AI_MAX_CONNECTIONS = env.int("AI_MAX_CONNECTIONS", default=500)
+
+PLAN_BUILDER = env.str("PLAN_BUILDER", default="auto")
+if PLAN_BUILDER not in ("auto", "openrouter", "offline"):
+    raise ImproperlyConfigured(
+        f"PLAN_BUILDER must be auto, openrouter or offline, not {PLAN_BUILDER!r}."
+    )
+PLAN_MAX_INPUT_TOKENS = env.int("PLAN_MAX_INPUT_TOKENS", default=16000)
+PLAN_STALE_AFTER = env.int("PLAN_STALE_AFTER", default=120)
+PLAN_HEARTBEAT_INTERVAL = env.float("PLAN_HEARTBEAT_INTERVAL", default=5.0)
+SSE_PING_INTERVAL = env.float("SSE_PING_INTERVAL", default=15.0)
+
+MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", default=20)
+MAX_FILES_PER_SESSION = env.int("MAX_FILES_PER_SESSION", default=50)
+MAX_PDF_PAGES = env.int("MAX_PDF_PAGES", default=1000)
+MAX_DOCUMENT_CHARS = env.int("MAX_DOCUMENT_CHARS", default=2_000_000)
+DOCX_MAX_UNCOMPRESSED_MB = env.int("DOCX_MAX_UNCOMPRESSED_MB", default=200)
+DOCX_MAX_COMPRESSION_RATIO = env.int("DOCX_MAX_COMPRESSION_RATIO", default=100)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Django's own cap on files in one request (a 400); the per-session limit is checked per file.
+DATA_UPLOAD_MAX_NUMBER_FILES = max(100, MAX_FILES_PER_SESSION)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

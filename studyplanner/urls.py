@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from sessions_app.views import signup
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="sessions:list", permanent=False)),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/signup/", signup, name="signup"),
+    path("sessions/", include("sessions_app.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "studyplanner.errors.not_found"
+handler500 = "studyplanner.errors.server_error"
