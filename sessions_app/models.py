@@ -347,6 +347,16 @@ def document_upload_to(document: "Document", filename: str) -> str:
 
 
 class Document(models.Model):
+    """One uploaded file and the text extracted from it.
+
+    `content_text` conventions, shared by extraction and the plan builders:
+    pages of a PDF are separated by PAGE_BREAK (a form feed); DOCX headings become Markdown
+    ATX markers (`# Title`, `## Subtitle`, by heading level); tables become one line per
+    row with cells joined by " | "; newlines are `\n` and NUL bytes are gone.
+    """
+
+    PAGE_BREAK = "\f"
+
     class Status(models.TextChoices):
         PENDING = "PENDING", "Pending"
         PROCESSING = "PROCESSING", "Processing"
