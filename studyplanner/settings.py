@@ -175,6 +175,10 @@ AI_READ_TIMEOUT = env.float("AI_READ_TIMEOUT", default=60.0)
 AI_MAX_RETRIES = env.int("AI_MAX_RETRIES", default=3)
 AI_RETRY_MAX_WAIT = env.float("AI_RETRY_MAX_WAIT", default=30.0)
 AI_HTTP_TRANSPORT = env.str("AI_HTTP_TRANSPORT", default="httpx")
+if AI_HTTP_TRANSPORT not in ("httpx", "aiohttp"):
+    raise ImproperlyConfigured(
+        f"AI_HTTP_TRANSPORT must be httpx or aiohttp, not {AI_HTTP_TRANSPORT!r}."
+    )
 AI_MAX_CONNECTIONS = env.int("AI_MAX_CONNECTIONS", default=500)
 
 PLAN_BUILDER = env.str("PLAN_BUILDER", default="auto")
@@ -203,5 +207,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One line per AI request at INFO is noise; failures are logged by the AI client.
+        "httpx": {"level": "WARNING"},
+    },
 }
