@@ -507,11 +507,13 @@ def _extract_docx(data: bytes) -> ExtractedDocument:
                 continue
             else:
                 text = _paragraph_text(element)
-                level = heading_levels.get(element.style) or _outline_level(element)
-                if level and text:
+                level = heading_levels.get(element.style)
+                if level is None:
+                    level = _outline_level(element)
+                if level is not None and text:
                     title = " ".join(text.split())  # a heading is one line
                     outline.append({"level": level, "title": title, "page": None})
-                    text = f"{'#' * level} {title}"
+                    text = f"{'#' * max(level, 1)} {title}"
             if text:
                 blocks.append(text)
                 length += len(text) + 2
@@ -539,7 +541,7 @@ def _paragraph_styles(document) -> tuple[dict[str, int], set[str]]:
         if match := _HEADING_STYLE.fullmatch(name):
             levels[style.style_id] = int(match.group(1))
         elif name.lower() == "title":
-            levels[style.style_id] = 1
+            levels[style.style_id] = 0  # above the chapters: the document's own title
         elif _TOC_STYLE.fullmatch(name):
             skipped.add(style.style_id)  # a table of contents repeats the headings
         elif level := _outline_level(style.element):

@@ -6,6 +6,7 @@ of that generation is fenced by it, so a worker whose session was taken over (st
 heartbeat, staff reset) can no longer overwrite the new owner's work.
 """
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,6 +18,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from sessions_app.db import run_db
+
+logger = logging.getLogger(__name__)
 
 
 class GenerationRefused(Exception):
@@ -115,8 +118,9 @@ class StudySession(models.Model):
         A run starts over (empty plan, every document) only when a document that was
         already folded into the plan has since been deleted.
         """
-        completed = list(self.completed_documents())
-        present = {str(d.id) for d in self.documents.all()}
+        # Only what identifies them: the texts (megabytes) are loaded one at a time later.
+        completed = list(self.completed_documents().only("id", "original_name", "position"))
+        present = {str(pk) for pk in self.documents.values_list("id", flat=True)}
         folded = set(self.folded_document_ids)
         if not folded <= present:
             return completed, True
@@ -371,7 +375,8 @@ class Document(models.Model):
     size = models.PositiveBigIntegerField(default=0)
     content_text = models.TextField(blank=True)
     # Headings found by extraction (PDF bookmarks, DOCX heading styles):
-    # [{"level": 1, "title": "Limits", "page": 3}, ...]; page is null where unknown.
+    # [{"level": 1, "title": "Limits", "page": 3}, ...]; page is null where unknown, and
+    # level 0 marks the document's own title (Word's "Title" style).
     outline = models.JSONField(default=list, blank=True)
     page_count = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
@@ -404,9 +409,38 @@ class Document(models.Model):
             update_fields=["status", "content_text", "outline", "page_count", "error", "updated_at"]
         )
 
+    def run_extraction(self) -> None:
+        """Read the stored file into text and outline: PROCESSING → COMPLETED or FAILED.
+
+        A file we can't read fails with the reason the extractor gives; a crash of the
+        extractor is a bug on our side: a generic reason here, the details in the log.
+        """
+        from sessions_app.extraction import ExtractionFailed, extract_document
+
+        self.mark_processing()
+        try:
+            with self.file.open("rb") as stored:
+                extracted = extract_document(stored, self.original_name)
+        except ExtractionFailed as failed:
+            self.mark_failed(failed.reason)
+            return
+        except Exception:
+            logger.exception("Extracting document %s (%s) crashed", self.pk, self.original_name)
+            self.mark_failed(
+                "We couldn't read this file because of a problem on our side. "
+                "Try uploading it again; if it keeps failing, save it as PDF and retry."
+            )
+            return
+        self.content_type = extracted.content_type
+        self.save(update_fields=["content_type"])
+        self.mark_completed(extracted.text, extracted.outline, extracted.page_count)
+
     def mark_failed(self, reason: str) -> None:
         self.status = self.Status.FAILED
         self.error = reason
         self.content_text = ""
         self.outline = []
-        self.save(update_fields=["status", "error", "content_text", "outline", "updated_at"])
+        self.page_count = None
+        self.save(
+            update_fields=["status", "error", "content_text", "outline", "page_count", "updated_at"]
+        )

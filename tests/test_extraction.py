@@ -84,10 +84,11 @@ class DocxExtractionTests(ExtractionTestCase):
             self.assertIn(line, self.lines)
 
     def test_outline_lists_title_and_headings_without_pages(self):
+        # Word's Title style sits above the chapters: level 0.
         self.assertEqual(
             self.document.outline,
             [
-                {"level": 1, "title": "Calculus I", "page": None},
+                {"level": 0, "title": "Calculus I", "page": None},
                 {"level": 1, "title": "Limits", "page": None},
                 {"level": 2, "title": "One-sided limits", "page": None},
                 {"level": 1, "title": "Derivatives", "page": None},
