@@ -175,3 +175,29 @@ def normalize_plan(raw: Any) -> Plan:
         {"order_index": index, "title": topic["title"], "subtopics": topic["subtopics"]}
         for index, topic in enumerate(topics, start=1)
     ]
+
+
+def preview_plan(raw: Any) -> Plan:
+    """The well-formed part of a plan that is still being written, for live display.
+
+    Keeps topics that already have a title and the subtopics that are complete text, cut
+    to the size bounds; never raises. What is eventually saved still goes through
+    `normalize_plan` whole.
+    """
+    if not isinstance(raw, list):
+        return []
+    topics = []
+    for item in raw:
+        if isinstance(item, str):
+            item = {"title": item}
+        if not isinstance(item, dict) or not isinstance(item.get("title"), str):
+            continue
+        title = _clean_text(item["title"])[:MAX_TEXT_LENGTH]
+        subtopics = item.get("subtopics")
+        subtopics = subtopics if isinstance(subtopics, list) else []
+        subtopics = [_clean_text(s)[:MAX_TEXT_LENGTH] for s in subtopics if isinstance(s, str)][
+            :MAX_SUBTOPICS
+        ]
+        if title:
+            topics.append({"title": title, "subtopics": subtopics})
+    return normalize_plan(topics[:MAX_TOPICS])

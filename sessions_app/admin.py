@@ -134,6 +134,7 @@ class DocumentAdmin(admin.ModelAdmin):
     list_filter = ["status", "content_type"]
     search_fields = ["original_name", "session__title", "session__owner__username"]
     list_select_related = ["session"]
+    actions = ["rerun_extraction"]
     readonly_fields = [
         "id",
         "session",
@@ -153,3 +154,26 @@ class DocumentAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    @admin.action(description="Re-run extraction")
+    def rerun_extraction(self, request, queryset):
+        counts = {Document.Status.COMPLETED: 0, Document.Status.FAILED: 0}
+        for document in queryset:
+            if not document.file:
+                self.message_user(
+                    request,
+                    f"“{document}” has no stored file (it was refused at upload); skipped.",
+                    messages.WARNING,
+                )
+                continue
+            document.run_extraction()
+            counts[document.status] += 1
+            self.log_change(
+                request, document, f"Re-ran extraction: {document.get_status_display()}."
+            )
+        self.message_user(
+            request,
+            f"Extraction re-run: {counts[Document.Status.COMPLETED]} ready, "
+            f"{counts[Document.Status.FAILED]} failed.",
+            messages.SUCCESS,
+        )

@@ -7,4 +7,11 @@ app_name = "sessions"
 urlpatterns = [
     path("", views.session_list, name="list"),
     path("<uuid:pk>/", views.session_detail, name="detail"),
+    path("<uuid:pk>/documents", views.upload_documents, name="upload"),
+    path(
+        "<uuid:pk>/documents/<uuid:document_pk>/delete",
+        views.delete_document,
+        name="delete_document",
+    ),
+    path("<uuid:pk>/reopen", views.reopen_session, name="reopen"),
 ]

@@ -211,5 +211,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # One line per AI request at INFO is noise; failures are logged by the AI client.
         "httpx": {"level": "WARNING"},
+        # pypdf logs every oddity of a broken file; the outcome is recorded on the document.
+        "pypdf": {"level": "CRITICAL"},
     },
 }

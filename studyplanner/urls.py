@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", signup, name="signup"),
     path("sessions/", include("sessions_app.urls")),
+    path("sessions/", include("plans.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -334,6 +334,8 @@ class RecordedRequest:
     reply: Reply | None = None
     completed_at: float | None = None
     disconnected_at: float | None = None
+    # When each part of a streamed reply was written (time.monotonic()), for relay timings.
+    sent_at: list[float] = field(default_factory=list, repr=False)
     completed: threading.Event = field(default_factory=threading.Event, repr=False)
     disconnected: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -528,7 +530,7 @@ class FakeProvider:
         """Sends the reply while watching the socket, so that a client going away is seen at
         once, even during a pause or a hang. Returns any byte read meanwhile, and whether the
         connection may serve another request."""
-        sending = asyncio.ensure_future(_send(reply, writer))
+        sending = asyncio.ensure_future(_send(reply, writer, request.sent_at))
         watching = asyncio.ensure_future(_read_byte(reader))
         await asyncio.wait({sending, watching}, return_when=asyncio.FIRST_COMPLETED)
         if not sending.done() and watching.result():
@@ -593,7 +595,7 @@ async def _read_request(
     return RecordedRequest(method, path, headers, body, connection, arrived_at)
 
 
-async def _send(reply: Reply, writer: asyncio.StreamWriter) -> None:
+async def _send(reply: Reply, writer: asyncio.StreamWriter, sent_at: list[float]) -> None:
     if reply.latency:
         await asyncio.sleep(reply.latency)
     if reply.status is not None:
@@ -613,6 +615,7 @@ async def _send(reply: Reply, writer: asyncio.StreamWriter) -> None:
                 await asyncio.sleep(reply.delay)
             writer.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
             await writer.drain()
+            sent_at.append(time.monotonic())
     if reply.ending == "hang":
         await asyncio.Event().wait()  # until the client goes away or the server stops
     elif reply.ending == "abort":

@@ -1,0 +1,410 @@
+"""The SPEC §13 benchmark. Run it by hand (it takes a minute or two), not in CI:
+
+    .venv/bin/python bench/run.py                          # every scenario, httpx transport
+    .venv/bin/python bench/run.py --transport aiohttp      # the same on httpx-aiohttp
+    .venv/bin/python bench/run.py --only concurrency --concurrency 200
+
+It creates a fresh PostgreSQL database (default: studyplanner_bench on 127.0.0.1:5432 as
+postgres), starts the fake provider (bench/fake_server.py) and ONE uvicorn worker of the app
+in processes of their own, and drives the load with an aiohttp client. It reports:
+
+- first byte: request → `started` event, p50/p95, on sessions of three 1 MB documents;
+- relay: a topic completed upstream → the `progress` event showing it, p50/p95;
+- overhead: a 10-document session, end to end against the sum of its upstream calls;
+- concurrency: N simultaneous 3-document generations against a lone one (p95 ratio), with
+  the peak of open database connections and the worker's peak memory.
+"""
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def summary(values: list[float], unit: float = 1000.0, suffix: str = "ms") -> str:
+    p50, p95 = percentile(values, 50) * unit, percentile(values, 95) * unit
+    most = max(values) * unit
+    return (
+        f"p50 {p50:.1f} {suffix}, p95 {p95:.1f} {suffix}, max {most:.1f} {suffix} (n={len(values)})"
+    )
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.results: dict = {"transport": args.transport, "latency": args.latency}
+        self.folder = Path(tempfile.mkdtemp(prefix="studyplanner-bench-"))
+
+    # --- set-up -------------------------------------------------------------------------------
+
+    def create_database(self) -> None:
+        admin = dict(host=self.args.pg_host, port=self.args.pg_port, user=self.args.pg_user)
+        with psycopg.connect(**admin, dbname="postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.args.database}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{self.args.database}"')
+        self.database_url = f"postgres://{self.args.pg_user}@{self.args.pg_host}:{self.args.pg_port}/{self.args.database}"
+        os.environ.update(
+            SECRET_KEY=secrets.token_urlsafe(40),  # shared with the server: it signs the login
+            DATABASE_URL=self.database_url,
+            DJANGO_SETTINGS_MODULE="studyplanner.settings",
+            ENV_FILE=os.devnull,
+        )
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+
+    def start_fake(self) -> None:
+        self.fake = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "fake_server.py"),
+                "--latency",
+                str(self.args.latency),
+                "--topic-gap",
+                str(self.args.topic_gap),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.fake_url = self.fake.stdout.readline().strip()
+
+    def fake_requests(self) -> list[dict]:
+        path = self.folder / f"dump-{time.monotonic_ns()}.jsonl"
+        self.fake.stdin.write(f"dump {path}\n")
+        self.fake.stdin.flush()
+        assert self.fake.stdout.readline().strip() == "ok"
+        return [json.loads(line) for line in path.read_text().splitlines()]
+
+    def start_server(self) -> None:
+        self.port = self.args.port
+        env = {
+            **os.environ,
+            "DEBUG": "False",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SESSION_COOKIE_SECURE": "False",
+            "CSRF_COOKIE_SECURE": "False",
+            "DATABASE_URL": self.database_url,
+            "DB_POOL_MAX_SIZE": str(self.args.pool_size),
+            "PLAN_BUILDER": "openrouter",
+            "OPENROUTER_BASE_URL": self.fake_url,
+            "OPENROUTER_API_KEY": "bench",
+            "AI_HTTP_TRANSPORT": self.args.transport,
+            "LOG_LEVEL": "WARNING",
+        }
+        self.server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "studyplanner.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+                "--lifespan",
+                "on",
+                "--no-access-log",
+                "--timeout-graceful-shutdown",
+                "5",
+                *self.args.uvicorn_args.split(),
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        import httpx
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/accounts/login/", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)  # polling for readiness
+        raise RuntimeError("uvicorn did not start")
+
+    def make_sessions(
+        self, prefix: str, count: int, documents: int, text_chars: int = 200, first: int = 1
+    ) -> list[str]:
+        from django.contrib.auth import get_user_model
+
+        from sessions_app.models import Document, StudySession
+
+        user, _ = get_user_model().objects.get_or_create(username="bench")
+        text = ("Some course text about the subject at hand. " * (text_chars // 45 + 1))[
+            :text_chars
+        ]
+        ids = []
+        for n in range(count):
+            session = StudySession.objects.create(owner=user, title=f"{prefix} {n}", language="en")
+            Document.objects.bulk_create(
+                Document(
+                    session=session,
+                    original_name=f"{prefix}-{d}.md",
+                    content_text=text,
+                    status=Document.Status.COMPLETED,
+                    position=d,
+                    size=len(text),
+                )
+                for d in range(first, first + documents)
+            )
+            ids.append(str(session.pk))
+        return ids
+
+    def login_cookie(self) -> str:
+        from django.contrib.auth import (
+            BACKEND_SESSION_KEY,
+            HASH_SESSION_KEY,
+            SESSION_KEY,
+            get_user_model,
+        )
+        from django.contrib.sessions.backends.db import SessionStore
+
+        user = get_user_model().objects.get(username="bench")
+        store = SessionStore()
+        store[SESSION_KEY] = str(user.pk)
+        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store.create()
+        return f"sessionid={store.session_key}"
+
+    # --- one generation, as a browser would read it --------------------------------------------
+
+    async def generate(self, http, session_id: str, *, stop_after_started: bool = False) -> dict:
+        url = f"http://127.0.0.1:{self.port}/sessions/{session_id}/generate-plan"
+        timeline = {"start": time.monotonic(), "events": []}
+        headers = {"Accept": "text/event-stream", "Cookie": self.cookie}
+        async with http.get(url, headers=headers) as response:
+            if response.status != 200:
+                raise RuntimeError(f"{response.status}: {await response.text()}")
+            event, data = None, []
+            async for raw in response.content:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    data.append(line[6:])
+                elif line == "" and event:
+                    now = time.monotonic()
+                    timeline["events"].append((now, event, json.loads("\n".join(data))))
+                    if event == "started" and stop_after_started:
+                        break
+                    if event in ("completed", "error", "cancelled"):
+                        break
+                    event, data = None, []
+        timeline["end"] = time.monotonic()
+        last = timeline["events"][-1][1] if timeline["events"] else None
+        if not stop_after_started and last != "completed":
+            raise RuntimeError(f"generation of {session_id} ended with {last}")
+        return timeline
+
+    # --- scenarios ----------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Every session the scenarios will use, created before the load starts."""
+        wanted = set(self.args.only)
+        self.ids = {
+            "first-byte": self.make_sessions("first", self.args.first_byte_runs, 3, 1_000_000)
+            if "first-byte" in wanted
+            else [],
+            # relay-8.md: a plan of 16 topics, one every --topic-gap seconds.
+            "relay": self.make_sessions("relay", self.args.relay_runs, 1, first=8)
+            if "relay" in wanted
+            else [],
+            "overhead": self.make_sessions("over", 1, 10) if "overhead" in wanted else [],
+            "lone": self.make_sessions("lone", 3, 3) if "concurrency" in wanted else [],
+            "concurrency": self.make_sessions("conc", self.args.concurrency, 3)
+            if "concurrency" in wanted
+            else [],
+        }
+        self.cookie = self.login_cookie()
+
+    async def first_byte(self, http) -> None:
+        ids = self.ids["first-byte"]
+        delays = []
+        for session_id in ids:
+            timeline = await self.generate(http, session_id, stop_after_started=True)
+            delays.append(timeline["events"][0][0] - timeline["start"])
+        self.fake_requests()
+        self.results["first_byte_s"] = delays
+        print(f"first byte (request → started, 3 × 1 MB documents): {summary(delays)}")
+
+    async def relay(self, http) -> None:
+        ids = self.ids["relay"]
+        received = []
+        for session_id in ids:
+            timeline = await self.generate(http, session_id)
+            seen = {}
+            for at, event, data in timeline["events"]:
+                if event in ("progress", "document_processed"):
+                    for count in range(1, len(data["plan"]) + 1):
+                        seen.setdefault(count, at)
+            received.append(seen)
+        delays = []
+        for seen, request in zip(received, self.fake_requests(), strict=True):
+            # Part 0 is the role chunk; part k carries topic k.
+            for topic, sent in enumerate(request["sent_at"][1:], start=1):
+                if topic in seen:
+                    delays.append(seen[topic] - sent)
+        self.results["relay_s"] = delays
+        print(f"relay (topic complete upstream → progress event): {summary(delays)}")
+
+    async def overhead(self, http) -> None:
+        [session_id] = self.ids["overhead"]
+        timeline = await self.generate(http, session_id)
+        requests = self.fake_requests()
+        upstream = sum(r["completed_at"] - r["arrived_at"] for r in requests)
+        total = timeline["events"][-1][0] - timeline["start"]
+        budget = 1.05 * upstream + 0.1
+        self.results["overhead"] = {
+            "end_to_end_s": total,
+            "upstream_s": upstream,
+            "budget_s": budget,
+        }
+        print(
+            f"overhead (10 documents): end to end {total:.3f} s, upstream {upstream:.3f} s "
+            f"(ratio {total / upstream:.4f}, +{(total - upstream) * 1000:.0f} ms); "
+            f"target ≤ {budget:.3f} s: {'met' if total <= budget else 'MISSED'}"
+        )
+
+    async def concurrency(self, http) -> None:
+        lone_ids = self.ids["lone"]
+        lone = []
+        for session_id in lone_ids:
+            timeline = await self.generate(http, session_id)
+            lone.append(timeline["end"] - timeline["start"])
+        lone_time = statistics.median(lone)
+        ids = self.ids["concurrency"]
+        self.fake_requests()
+
+        peak = {"connections": 0, "rss_kb": 0}
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(self.sample(peak, stop))
+        started = time.monotonic()
+        timelines = await asyncio.gather(*(self.generate(http, i) for i in ids))
+        wall = time.monotonic() - started
+        stop.set()
+        await sampler
+        durations = [t["end"] - t["start"] for t in timelines]
+        p95 = percentile(durations, 95)
+        hwm = self.peak_rss_kb()
+        self.results["concurrency"] = {
+            "lone_s": lone_time,
+            "durations_s": durations,
+            "p95_s": p95,
+            "ratio": p95 / lone_time,
+            "wall_s": wall,
+            "peak_db_connections": peak["connections"],
+            "peak_rss_mb": hwm / 1024,
+            "pool_size": self.args.pool_size,
+        }
+        print(
+            f"concurrency ({len(ids)} × 3 documents, {self.args.latency} s upstream latency): lone "
+            f"{lone_time:.3f} s; {summary(durations, 1, 's')}; p95/lone = {p95 / lone_time:.3f} "
+            f"(target ≤ 1.2); wall {wall:.2f} s"
+        )
+        print(
+            f"  peak database connections {peak['connections']} (pool max {self.args.pool_size}); "
+            f"worker peak memory {hwm / 1024:.0f} MB (target < 300 MB)"
+        )
+
+    async def sample(self, peak: dict, stop: asyncio.Event) -> None:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+        async with await psycopg.AsyncConnection.connect(
+            self.database_url, autocommit=True
+        ) as conn:
+            while not stop.is_set():
+                row = await (await conn.execute(query, (self.args.database,))).fetchone()
+                peak["connections"] = max(peak["connections"], row[0] - 1)  # minus this one
+                await asyncio.sleep(0.02)
+
+    def peak_rss_kb(self) -> int:
+        for line in Path(f"/proc/{self.server.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        return 0
+
+    # --- driver -------------------------------------------------------------------------------
+
+    async def run_scenarios(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0)
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+            for name in self.args.only:
+                await getattr(self, name.replace("-", "_"))(http)
+
+    def run(self) -> None:
+        self.create_database()
+        self.prepare()
+        self.start_fake()
+        try:
+            self.start_server()
+            asyncio.run(self.run_scenarios())
+        finally:
+            if getattr(self, "server", None):
+                self.server.terminate()
+                self.server.wait(15)
+            self.fake.stdin.close()
+            self.fake.wait(15)
+        out = ROOT / "bench" / "results"
+        out.mkdir(exist_ok=True)
+        path = out / f"bench-{self.args.transport}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        path.write_text(json.dumps(self.results, indent=1))
+        print(f"raw figures: {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=["first-byte", "relay", "overhead", "concurrency"],
+        choices=["first-byte", "relay", "overhead", "concurrency"],
+    )
+    parser.add_argument("--transport", choices=["httpx", "aiohttp"], default="httpx")
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--latency", type=float, default=1.0, help="upstream latency per call, s")
+    parser.add_argument(
+        "--topic-gap", type=float, default=0.25, help="relay: seconds between topics"
+    )
+    parser.add_argument("--first-byte-runs", type=int, default=40)
+    parser.add_argument("--relay-runs", type=int, default=5)
+    parser.add_argument("--pool-size", type=int, default=20, help="DB_POOL_MAX_SIZE of the worker")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--uvicorn-args", default="", help="extra uvicorn options, e.g. '--loop uvloop'"
+    )
+    parser.add_argument("--database", default="studyplanner_bench")
+    parser.add_argument("--pg-host", default="127.0.0.1")
+    parser.add_argument("--pg-port", type=int, default=5432)
+    parser.add_argument("--pg-user", default="postgres")
+    Bench(parser.parse_args()).run()
+
+
+if __name__ == "__main__":
+    main()

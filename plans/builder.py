@@ -1,0 +1,384 @@
+"""Generating a session's study plan: fold its documents in, one at a time (SPEC §4, §5).
+
+`build_plan` is an async generator of plain events — no HTTP, no SSE text; the views
+encode them. It takes a session its caller has already claimed, and whatever happens
+(completion, an error, a cancel request from any process, the consumer going away) the
+session leaves GENERATING_PLAN with its progress saved, unless another worker has taken
+it over.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from typing import ClassVar
+
+from django.conf import settings
+from django.utils import timezone
+
+from plans.ai_client import AIError
+from plans.builders import PlanBuilder, SourceDocument, Usage
+from plans.models import GenerationRun
+from plans.schema import Plan
+from sessions_app.db import run_db
+from sessions_app.models import Document, HeartbeatState, LostClaim, StudySession
+
+logger = logging.getLogger(__name__)
+
+
+class PlanGenerationError(Exception):
+    """The builder could not produce a valid plan (after its one repair attempt)."""
+
+    def __init__(self, user_message: str, *, retryable: bool = True):
+        super().__init__(user_message)
+        self.user_message = user_message
+        self.retryable = retryable
+
+
+# --- events ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanEvent:
+    name: ClassVar[str]
+    final: ClassVar[bool] = False
+
+    def payload(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Started(PlanEvent):
+    name = "started"
+    total: int
+    resumed_from: int
+    message: str
+    percent: int
+
+
+@dataclass(frozen=True)
+class Progress(PlanEvent):
+    name = "progress"
+    doc: int
+    total: int
+    plan: Plan
+    percent: int
+    message: str
+    document: str
+    section: int = 1
+    sections: int = 1
+
+
+@dataclass(frozen=True)
+class DocumentProcessed(PlanEvent):
+    name = "document_processed"
+    doc: int
+    total: int
+    plan: Plan
+    percent: int
+    message: str
+    document: str
+
+
+@dataclass(frozen=True)
+class Completed(PlanEvent):
+    name = "completed"
+    final = True
+    plan: Plan
+    percent: int = 100
+    message: str = "Your study plan is ready."
+
+
+@dataclass(frozen=True)
+class Failed(PlanEvent):
+    name = "error"
+    final = True
+    message: str
+    retryable: bool
+
+
+@dataclass(frozen=True)
+class Cancelled(PlanEvent):
+    name = "cancelled"
+    final = True
+    message: str = "Generation cancelled. The documents already read are kept in the plan."
+
+
+# --- stopping a running generation ------------------------------------------------------
+
+
+class _StopRequested(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+class _StopSignal:
+    """Set when the generation must stop: a cancel request, or the claim was lost."""
+
+    def __init__(self):
+        self.loop = asyncio.get_running_loop()
+        self.event = asyncio.Event()
+        self.reason = ""
+
+    def request(self, reason: str) -> None:
+        if not self.event.is_set():
+            self.reason = reason
+            self.event.set()
+
+    def check(self) -> None:
+        if self.event.is_set():
+            raise _StopRequested(self.reason)
+
+
+# Generations running in this process, so a cancel request that lands here stops them at
+# once; other processes see the database flag on their next heartbeat.
+_running: dict[str, _StopSignal] = {}
+
+
+def signal_cancel(session_id) -> bool:
+    """Stop a generation of this process right away (the database flag is set separately)."""
+    stop = _running.get(str(session_id))
+    if stop is None:
+        return False
+    stop.loop.call_soon_threadsafe(stop.request, "cancelled")
+    return True
+
+
+async def _watch_heartbeat(session: StudySession, stop: _StopSignal, interval: float) -> None:
+    while not stop.event.is_set():
+        await asyncio.sleep(interval)
+        try:
+            state = await session.aheartbeat()
+        except Exception:  # a database hiccup must not kill the generation by itself
+            logger.exception("Heartbeat of session %s failed", session.pk)
+            continue
+        if state == HeartbeatState.CANCEL_REQUESTED:
+            stop.request("cancelled")
+        elif state == HeartbeatState.LOST:
+            stop.request("lost")
+
+
+async def _until_stopped(steps: AsyncIterator, stop: _StopSignal) -> AsyncIterator:
+    """Iterate `steps`, abandoning it (and so its upstream request) as soon as `stop` is set."""
+    stop.check()
+    waiting_for_stop = asyncio.ensure_future(stop.event.wait())
+    next_step = None
+    try:
+        while True:
+            next_step = asyncio.ensure_future(anext(steps))
+            await asyncio.wait({next_step, waiting_for_stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not next_step.done():
+                raise _StopRequested(stop.reason)
+            try:
+                step = next_step.result()
+            except StopAsyncIteration:
+                return
+            next_step = None
+            yield step
+    finally:
+        waiting_for_stop.cancel()
+        if next_step is not None and not next_step.done():
+            # Cancelling the pending step closes the model's stream (no tokens for nobody).
+            next_step.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await next_step
+        with contextlib.suppress(Exception):
+            await steps.aclose()
+
+
+# --- database blocks (each one short; see sessions_app.db) ------------------------------
+
+
+def _start_run(session: StudySession, builder: PlanBuilder):
+    documents, start_over = session.documents_to_fold()
+    folded = [] if start_over else list(session.folded_document_ids)
+    plan = [] if start_over else list(session.draft_plan)
+    run = GenerationRun.objects.create(
+        session=session,
+        builder=builder.name,
+        model=getattr(builder, "model", ""),
+        documents_total=len(folded) + len(documents),
+        resumed_from=len(folded),
+    )
+    return documents, folded, plan, run
+
+
+def _load_document(document: Document) -> SourceDocument:
+    text, outline = Document.objects.values_list("content_text", "outline").get(pk=document.pk)
+    return SourceDocument(name=document.original_name, text=text, outline=outline or [])
+
+
+def _record_usage(run: GenerationRun, usage: Usage) -> list[str]:
+    run.prompt_tokens = usage.prompt_tokens
+    run.completion_tokens = usage.completion_tokens
+    run.cost = usage.cost
+    if usage.model:
+        run.model = usage.model
+    return ["prompt_tokens", "completion_tokens", "cost", "model"]
+
+
+def _save_document_folded(session, run, plan, folded, usage) -> None:
+    session.save_progress(plan, folded)
+    run.documents_processed += 1
+    run.save(update_fields=["documents_processed", *_record_usage(run, usage)])
+
+
+def _finish(session: StudySession, run: GenerationRun, outcome, usage, error="", plan=None) -> None:
+    """Close the run; complete the session with `plan`, or hand it back to UPLOADING."""
+    if plan is not None:
+        session.complete_with_plan(plan)
+    else:
+        session.release_to_uploading()
+    run.outcome = outcome
+    run.error = error
+    run.finished_at = timezone.now()
+    run.save(update_fields=["outcome", "error", "finished_at", *_record_usage(run, usage)])
+
+
+# --- the service ------------------------------------------------------------------------
+
+
+def _percent(done_documents: float, total: int) -> int:
+    return 100 if total == 0 else min(100, int(100 * done_documents / total))
+
+
+async def build_plan(
+    session: StudySession,
+    *,
+    builder: PlanBuilder,
+    language: str | None = None,
+    heartbeat_interval: float | None = None,
+) -> AsyncIterator[PlanEvent]:
+    """Fold the session's unprocessed documents into its plan, yielding events.
+
+    The caller must have claimed the session (`claim_for_generation`). Documents go in
+    upload order; after each one the plan and the progress are saved, so a later run
+    resumes at the first document not yet folded in and calls the builder only for those.
+    """
+    language = language or session.language
+    interval = heartbeat_interval or settings.PLAN_HEARTBEAT_INTERVAL
+    documents, folded, plan, run = await run_db(_start_run, session, builder)
+    total = len(folded) + len(documents)
+    resumed_from = len(folded)
+
+    stop = _StopSignal()
+    _running[str(session.pk)] = stop
+    watchdog = asyncio.ensure_future(_watch_heartbeat(session, stop, interval))
+    settled = False
+    try:
+        message = (
+            f"Resuming at document {resumed_from + 1} of {total}."
+            if resumed_from
+            else f"Starting: {total} document{'s' if total != 1 else ''} to read."
+        )
+        yield Started(total, resumed_from, message, _percent(resumed_from, total))
+
+        for number, document in enumerate(documents, start=resumed_from + 1):
+            stop.check()
+            source = await run_db(_load_document, document)
+            reading = f"Reading document {number} of {total}: {source.name}"
+            yield Progress(number, total, plan, _percent(number - 1, total), reading, source.name)
+            async for step in _until_stopped(builder.fold(plan, source, language=language), stop):
+                if step.final:
+                    plan = step.plan
+                    continue
+                message = reading
+                if step.sections > 1:
+                    message += f" (part {step.section} of {step.sections})"
+                share = (step.section - 1 + step.done) / step.sections
+                yield Progress(
+                    number,
+                    total,
+                    step.plan,
+                    _percent(number - 1 + min(share, 0.99), total),
+                    message,
+                    source.name,
+                    step.section,
+                    step.sections,
+                )
+            folded = [*folded, str(document.pk)]
+            await run_db(_save_document_folded, session, run, plan, folded, builder.usage)
+            yield DocumentProcessed(
+                number,
+                total,
+                plan,
+                _percent(number, total),
+                f"Finished document {number} of {total}: {source.name}",
+                source.name,
+            )
+
+        stop.check()
+        await run_db(
+            _finish, session, run, GenerationRun.Outcome.SUCCEEDED, builder.usage, plan=plan
+        )
+        settled = True
+        yield Completed(plan)
+    except _StopRequested as stopped:
+        settled = True
+        if stopped.reason == "lost":
+            await run_db(
+                _finish,
+                session,
+                run,
+                GenerationRun.Outcome.FAILED,
+                builder.usage,
+                "The session was reset or taken over by another worker.",
+            )
+            yield Failed(
+                "This generation was stopped because the session was reset. Try again.", True
+            )
+        else:
+            await run_db(
+                _finish,
+                session,
+                run,
+                GenerationRun.Outcome.CANCELLED,
+                builder.usage,
+                "Cancelled by the learner.",
+            )
+            yield Cancelled()
+    except LostClaim:
+        settled = True
+        await run_db(
+            _finish,
+            session,
+            run,
+            GenerationRun.Outcome.FAILED,
+            builder.usage,
+            "The session was reset or taken over by another worker.",
+        )
+        yield Failed("This generation was stopped because the session was reset. Try again.", True)
+    except (AIError, PlanGenerationError) as error:
+        settled = True
+        await run_db(_finish, session, run, GenerationRun.Outcome.FAILED, builder.usage, str(error))
+        yield Failed(error.user_message, error.retryable)
+    except Exception as error:
+        logger.exception("Generating the plan of session %s failed", session.pk)
+        settled = True
+        await run_db(
+            _finish, session, run, GenerationRun.Outcome.FAILED, builder.usage, repr(error)
+        )
+        yield Failed(
+            "Something went wrong on our side while building the plan. "
+            "The documents already read are saved; try again.",
+            True,
+        )
+    finally:
+        watchdog.cancel()
+        if _running.get(str(session.pk)) is stop:
+            del _running[str(session.pk)]
+        if not settled:
+            # The consumer went away (client disconnected, task cancelled): hand the session
+            # back, shielded so a second cancellation can't leave it stuck in GENERATING_PLAN.
+            cleanup = asyncio.ensure_future(
+                run_db(
+                    _finish,
+                    session,
+                    run,
+                    GenerationRun.Outcome.CANCELLED,
+                    builder.usage,
+                    "The client disconnected.",
+                )
+            )
+            await asyncio.shield(cleanup)

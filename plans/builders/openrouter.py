@@ -1,0 +1,238 @@
+"""The AI builder: any OpenAI-compatible chat API folds each document into the plan.
+
+For each document (cut into sections that fit PLAN_MAX_INPUT_TOKENS) the model streams
+the complete updated plan as JSON. The growing answer is parsed with jiter's partial mode,
+so topics appear while the model writes. The final answer is recovered from code fences or
+prose if need be, validated by `normalize_plan`, and an unusable answer gets exactly one
+repair request before the run fails with a clear message.
+"""
+
+import json
+import re
+from collections.abc import AsyncIterator
+
+import jiter
+from django.conf import settings
+
+from plans.ai_client import AIError, AIOutputTruncatedError, get_client
+from plans.builder import PlanGenerationError
+from plans.builders import FoldStep, SourceDocument, Usage
+from plans.prompts import PLAN_RESPONSE_FORMAT, SYSTEM_PROMPT, fold_prompt, repair_prompt
+from plans.schema import Plan, PlanValidationError, normalize_plan, preview_plan
+
+CHARS_PER_TOKEN = 4  # a deliberately cautious estimate for prose in most languages
+MAX_OUTPUT_TOKENS = 8192
+MIN_SECTION_CHARS = 4000
+# A mid-stream failure after content was shown re-runs that section, this many times.
+SECTION_RERUNS = 1
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.S)
+_HEADING_START = re.compile(r"\n(?=#{1,6} |\d+(?:\.\d+)*\.? +\S|[A-Z][a-z]+ \d+[:.] )")
+
+
+class PlanOutputError(ValueError):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+# --- reading the model's answer -----------------------------------------------------------
+
+
+def _unwrap(value) -> object:
+    if isinstance(value, dict):
+        for key in ("topics", "plan", "study_plan"):
+            if key in value:
+                return value[key]
+        lists = [v for v in value.values() if isinstance(v, list)]
+        if len(lists) == 1:
+            return lists[0]
+    return value
+
+
+def extract_plan_json(text: str) -> object:
+    """The plan inside an answer: bare JSON, fenced JSON, or JSON inside prose."""
+    text = text.strip().lstrip("\ufeff")
+    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    decoder = json.JSONDecoder()
+    for candidate in candidates:
+        candidate = candidate.strip()
+        try:
+            return _unwrap(json.loads(candidate))
+        except ValueError:
+            pass
+        for start, char in enumerate(candidate):
+            if char in "[{":
+                try:
+                    value, _ = decoder.raw_decode(candidate, start)
+                except ValueError:
+                    continue
+                value = _unwrap(value)
+                if isinstance(value, list):
+                    return value
+    raise PlanOutputError(["The answer contained no JSON plan."])
+
+
+def parse_plan_output(text: str) -> Plan:
+    try:
+        return normalize_plan(extract_plan_json(text))
+    except PlanValidationError as invalid:
+        raise PlanOutputError(invalid.messages) from None
+
+
+def preview_from_partial(text: str) -> Plan:
+    """The topics complete so far in an answer that is still arriving."""
+    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
+    if start < 0:
+        return []
+    try:
+        value = jiter.from_json(text[start:].encode(), partial_mode=True)
+    except ValueError:
+        return []
+    return preview_plan(_unwrap(value))
+
+
+def merge_preview(written: Plan, previous: Plan) -> Plan:
+    """What to show while the model rewrites the plan: the topics it has written so far,
+    then the previous plan's topics it hasn't reached yet (so the plan never shrinks)."""
+    seen = {topic["title"].casefold() for topic in written}
+    rest = [t for t in previous if t["title"].casefold() not in seen]
+    return preview_plan(written + rest)
+
+
+# --- long documents -------------------------------------------------------------------------
+
+
+def split_into_sections(text: str, max_chars: int) -> list[str]:
+    """Cut `text` into pieces of at most `max_chars`, preferring headings, then page
+    breaks, then paragraph breaks, then line ends, then spaces — never mid-word."""
+    sections = []
+    rest = text.strip()
+    while len(rest) > max_chars:
+        window = rest[: max_chars + 1]
+        cut = -1
+        for boundary in (
+            _HEADING_START,
+            re.compile("\f"),
+            re.compile(r"\n\s*\n"),
+            re.compile("\n"),
+            re.compile(r"\s"),
+        ):
+            positions = [
+                m.start() for m in boundary.finditer(window) if m.start() >= max_chars // 3
+            ]
+            if positions:
+                cut = positions[-1]
+                break
+        if cut <= 0:
+            cut = max_chars  # one unbroken word longer than a section: nothing better exists
+        sections.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    if rest:
+        sections.append(rest)
+    return sections or [""]
+
+
+# --- the builder ----------------------------------------------------------------------------
+
+
+class OpenRouterBuilder:
+    name = "openrouter"
+
+    def __init__(
+        self, *, client=None, model: str | None = None, max_input_tokens: int | None = None
+    ):
+        self.client = client or get_client()
+        self.model = model or settings.MODEL_PLAN
+        self.max_input_tokens = max_input_tokens or settings.PLAN_MAX_INPUT_TOKENS
+        self.usage = Usage()
+
+    def _options(self) -> dict:
+        options = {
+            "model": self.model,
+            "response_format": PLAN_RESPONSE_FORMAT,
+            "max_tokens": MAX_OUTPUT_TOKENS,
+        }
+        if "openrouter.ai" in settings.OPENROUTER_BASE_URL:
+            # Only route to providers that honour the JSON schema.
+            options["extra_body"] = {"provider": {"require_parameters": True}}
+        return options
+
+    def _section_budget(self, plan: Plan) -> int:
+        overhead = len(SYSTEM_PROMPT) + len(json.dumps(plan, ensure_ascii=False)) + 1000
+        return max(MIN_SECTION_CHARS, self.max_input_tokens * CHARS_PER_TOKEN - overhead)
+
+    async def fold(
+        self, plan: Plan, document: SourceDocument, *, language: str
+    ) -> AsyncIterator[FoldStep]:
+        sections = split_into_sections(document.text, self._section_budget(plan))
+        for number, section in enumerate(sections, start=1):
+            prompt = fold_prompt(
+                plan, document.name, section, language=language, part=number, parts=len(sections)
+            )
+            async for step in self._fold_section(plan, prompt, number, len(sections)):
+                if step.final:
+                    plan = step.plan
+                else:
+                    yield step
+        yield FoldStep(plan, final=True, done=1.0, section=len(sections), sections=len(sections))
+
+    async def _fold_section(self, plan: Plan, prompt: str, section: int, sections: int):
+        expected_chars = max(1200, int(len(json.dumps(plan, ensure_ascii=False)) * 1.2) + 400)
+        attempt_prompt, repaired = prompt, False
+        while True:
+            answer = ""
+            try:
+                async for answer, preview in self._stream_answer(attempt_prompt, plan):
+                    if preview is not None:
+                        done = min(0.95, len(answer) / expected_chars)
+                        yield FoldStep(preview, done=done, section=section, sections=sections)
+                yield FoldStep(
+                    parse_plan_output(answer), final=True, section=section, sections=sections
+                )
+                return
+            except (PlanOutputError, AIOutputTruncatedError) as unusable:
+                if repaired:
+                    raise PlanGenerationError(
+                        "The AI model's answer could not be turned into a study plan, even after "
+                        "asking it to correct itself. Try again, or choose another model.",
+                        retryable=True,
+                    ) from unusable
+                problems = (
+                    unusable.problems
+                    if isinstance(unusable, PlanOutputError)
+                    else ["The answer was cut off before the end: make the plan more compact."]
+                )
+                attempt_prompt, repaired = repair_prompt(prompt, answer, problems), True
+
+    async def _stream_answer(self, prompt: str, plan: Plan):
+        """Yield (answer so far, visible plan) whenever the visible plan changes, and last
+        (whole answer, None).
+
+        A retryable failure after some of the answer arrived re-runs the request (the client
+        itself only retries before the first token).
+        """
+        for rerun in range(SECTION_RERUNS + 1):
+            # What the learner sees already: the plan before this answer.
+            answer, shown = "", merge_preview([], plan)
+            stream = self.client.stream(SYSTEM_PROMPT, prompt, **self._options())
+            try:
+                async for piece in stream:
+                    answer += piece
+                    if '"' not in piece and "]" not in piece:
+                        continue  # nothing can have become complete
+                    preview = merge_preview(preview_from_partial(answer), plan)
+                    if preview != shown:
+                        shown = preview
+                        yield answer, preview
+            except AIError as error:
+                if not (error.retryable and answer and rerun < SECTION_RERUNS):
+                    raise
+                continue
+            finally:
+                await stream.aclose()
+                if stream.completion is not None:
+                    c = stream.completion
+                    self.usage.add(c.prompt_tokens, c.completion_tokens, c.cost, c.model)
+            yield answer, None
+            return

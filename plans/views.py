@@ -1,0 +1,216 @@
+from contextlib import aclosing
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from plans.builder import Cancelled, Completed, Failed, PlanEvent, build_plan, signal_cancel
+from plans.builders import select_builder
+from plans.editor import apply_action, attach_problems, raw_plan, topics_from_form, topics_from_plan
+from plans.pacing import PING, paced
+from plans.schema import PlanValidationError
+from plans.sse import encode_comment, encode_event, encode_retry
+from sessions_app.access import (
+    BadJSON,
+    aget_session_for,
+    get_session_for,
+    json_error,
+    login_required,
+    request_data,
+    wants_json,
+)
+from sessions_app.db import run_db
+from sessions_app.forms import normalize_language_tag
+from sessions_app.models import GenerationRefused
+from sessions_app.views import detail_context, refuse
+
+RECONNECT_MS = 3000
+
+# Event → the partial of the session page that renders it in the HTML flavour.
+HTML_PARTIALS = {
+    "started": "generation-progress",
+    "progress": "generation-progress",
+    "document_processed": "generation-progress",
+    "completed": "generation-completed",
+    "error": "generation-error",
+    "cancelled": "generation-cancelled",
+}
+
+
+def _render_html(event: PlanEvent, session_id) -> str:
+    context = {"event": event.payload(), "event_name": event.name, "session_id": session_id}
+    return render_to_string(f"sessions/detail.html#{HTML_PARTIALS[event.name]}", context)
+
+
+async def _event_stream(events, session_id, html: bool):
+    """The response body: a retry hint at once, then the events, pings while waiting."""
+    yield encode_retry(RECONNECT_MS)
+    async with aclosing(paced(events, ping_interval=settings.SSE_PING_INTERVAL)) as items:
+        event_id = 0
+        async for item in items:
+            if item is PING:
+                yield encode_comment("ping")
+                continue
+            event_id += 1
+            data = _render_html(item, session_id) if html else item.payload()
+            yield encode_event(item.name, data, id=event_id)
+            if item.final:
+                return
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+async def generate_plan(request, pk):
+    """GET: the plan generation as an event stream (SPEC §7). POST: the same, as one JSON answer.
+
+    Every check (401, 404, 409, a bad X-Language) happens before the response starts.
+    """
+    session = await aget_session_for(request, pk)
+    language = session.language
+    if "X-Language" in request.headers:
+        language = normalize_language_tag(request.headers["X-Language"])
+        if language is None:
+            return json_error("X-Language must be a language code such as en, de or pt-BR.", 400)
+    try:
+        await session.aclaim_for_generation()
+    except GenerationRefused as refused:
+        return json_error(refused.message, 409, reason=refused.reason)
+
+    events = build_plan(session, builder=select_builder(), language=language)
+    if request.method == "POST":
+        return await _generate_without_streaming(request, session, events)
+
+    response = StreamingHttpResponse(
+        _event_stream(events, session.pk, html=request.GET.get("format") == "html"),
+        content_type="text/event-stream; charset=utf-8",
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each event through at once
+    return response
+
+
+async def _generate_without_streaming(request, session, events):
+    """The whole generation in one request: JSON for API clients; for a page without
+    JavaScript, back to the session page with the outcome as a message."""
+    final = None
+    async with aclosing(events):
+        async for event in events:
+            if event.final:
+                final = event
+                break
+    if not wants_json(request):
+        if isinstance(final, Completed):
+            messages.success(request, final.message)
+        elif final is not None:
+            messages.error(request, final.message)
+        return redirect(reverse("sessions:detail", args=[session.pk]))
+    if isinstance(final, Completed):
+        return JsonResponse({"plan": final.plan})
+    if isinstance(final, Cancelled):
+        return json_error(final.message, 409, reason="cancelled")
+    if isinstance(final, Failed):
+        return json_error(final.message, 502, retryable=final.retryable)
+    return json_error("The generation ended without a result.", 502, retryable=True)
+
+
+def _plan_status(session) -> dict:
+    progress = session.progress()
+    return {
+        "status": session.status,
+        "progress": {"done": progress.done, "total": progress.total},
+        "plan": session.draft_plan,
+        "stale": session.is_stale,
+        "cancel_requested": session.cancel_requested_at is not None,
+    }
+
+
+@login_required
+@require_GET
+async def plan_status(request, pk):
+    session = await aget_session_for(request, pk)
+    return JsonResponse(await run_db(_plan_status, session))
+
+
+@login_required
+@require_POST
+async def cancel_generation(request, pk):
+    """Ask the running generation to stop, wherever it runs (a flag in the database)."""
+    session = await aget_session_for(request, pk)
+    if not await session.arequest_cancel():
+        if wants_json(request):
+            return json_error(
+                "No generation is running for this session.", 409, reason="not_generating"
+            )
+        return redirect(reverse("sessions:detail", args=[session.pk]))
+    signal_cancel(session.pk)
+    if wants_json(request):
+        return JsonResponse({"status": "cancelling"}, status=202)
+    if request.htmx and not request.htmx.boosted:
+        return HttpResponse(status=204)  # the stream itself reports `cancelled`
+    return redirect(reverse("sessions:detail", args=[session.pk]))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def plan_editor(request, pk):
+    """The learner's edits: a JSON body {"plan": [...]} or the editor form (SPEC §6, §8).
+
+    Both go through the same validation as the model's output.
+    """
+    session = get_session_for(request, pk)
+    if request.method == "GET":
+        if wants_json(request):
+            return JsonResponse({"status": session.status, "plan": session.draft_plan})
+        return redirect(reverse("sessions:detail", args=[session.pk]) + "#plan-editor")
+    if request.content_type == "application/json":
+        return _save_plan_from_json(request, session)
+
+    topics, focus = apply_action(topics_from_form(request.POST), request.POST.get("action", "save"))
+    try:
+        plan = session.save_edited_plan(raw_plan(topics))
+    except GenerationRefused as refused:
+        return refuse(request, session, refused.message)
+    except PlanValidationError as invalid:
+        general = attach_problems(topics, invalid.problems)
+        context = detail_context(
+            session,
+            editor_topics=topics,
+            editor_invalid=True,
+            editor_errors=general,
+            editor_focus=focus,
+        )
+        return render(request, _editor_template(request), context, status=400)
+    if not request.htmx:
+        messages.success(request, "Plan saved.")
+        return redirect(reverse("sessions:detail", args=[session.pk]) + "#plan-editor")
+    context = detail_context(
+        session, editor_topics=topics_from_plan(plan), editor_saved=True, editor_focus=focus
+    )
+    return render(request, _editor_template(request), context)
+
+
+def _editor_template(request) -> str:
+    return "sessions/detail.html#plan-editor" if request.htmx else "sessions/detail.html"
+
+
+def _save_plan_from_json(request, session):
+    try:
+        data = request_data(request)
+    except BadJSON as error:
+        return json_error(str(error), 400)
+    if "plan" not in data:
+        return json_error('Send the plan as {"plan": [...]}.', 400)
+    try:
+        plan = session.save_edited_plan(data["plan"])
+    except GenerationRefused as refused:
+        return json_error(refused.message, 409, reason=refused.reason)
+    except PlanValidationError as invalid:
+        problems = [
+            {"topic": p.topic, "subtopic": p.subtopic, "message": str(p)} for p in invalid.problems
+        ]
+        return json_error("The plan is not valid.", 400, problems=problems)
+    return JsonResponse({"plan": plan})

@@ -1,0 +1,145 @@
+// Study Planner: small enhancements on top of htmx. Every page works without this file.
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  // --- Live generation (htmx SSE extension) ------------------------------------------
+  var FINAL_EVENTS = ["completed", "error", "cancelled"];
+
+  document.addEventListener("htmx:sseBeforeMessage", function (evt) {
+    var message = evt.detail;
+    // EventSource reports its own connection errors as "error" events too (no data):
+    // never swap those into the page as if the server had sent them.
+    if (!message || typeof message.data !== "string") {
+      evt.preventDefault();
+      return;
+    }
+    // A final event ends the generation: close the stream so the browser never
+    // reconnects into a finished (or failed) run.
+    if (FINAL_EVENTS.indexOf(message.type) !== -1 && message.target && message.target.close) {
+      message.target.close();
+    }
+  });
+
+  document.addEventListener("htmx:sseError", function (evt) {
+    var source = evt.detail && evt.detail.source;
+    var panel = evt.target;
+    if (!source || source.readyState !== EventSource.CLOSED || !panel.hasAttribute("sse-connect")) {
+      return; // the browser is reconnecting by itself: the server resumes the run
+    }
+    // The stream could not start (e.g. the plan is already being generated elsewhere).
+    // Stop the extension's retries and show the session's current state instead.
+    panel.removeAttribute("sse-connect");
+    source.close();
+    var page = document.getElementById("session-page");
+    if (page) {
+      htmx.ajax("GET", window.location.pathname, { target: "#main", select: "#main", swap: "outerHTML" });
+    }
+  });
+
+  // --- Uploads: drop zone, auto-submit, progress -----------------------------------------
+  function uploadForm(elt) {
+    return elt && elt.closest ? elt.closest(".upload-form") : null;
+  }
+
+  function submitUpload(form) {
+    var input = form.querySelector('input[type="file"]');
+    if (!input || !input.files.length) return;
+    var names = Array.prototype.map.call(input.files, function (f) { return f.name; });
+    var status = form.querySelector("[data-upload-status]");
+    var text = form.querySelector("[data-upload-text]");
+    if (status) status.hidden = false;
+    if (text) text.textContent = "Uploading and reading " + names.length + " file" + (names.length === 1 ? "" : "s") + ": " + names.join(", ");
+    form.setAttribute("aria-busy", "true");
+    form.requestSubmit();
+  }
+
+  document.addEventListener("change", function (evt) {
+    var form = uploadForm(evt.target);
+    if (form && evt.target.type === "file") submitUpload(form);
+  });
+
+  ["dragenter", "dragover"].forEach(function (name) {
+    document.addEventListener(name, function (evt) {
+      var zone = evt.target.closest && evt.target.closest("[data-drop-zone]");
+      if (!zone) return;
+      evt.preventDefault();
+      zone.classList.add("is-over");
+    });
+  });
+  ["dragleave", "drop"].forEach(function (name) {
+    document.addEventListener(name, function (evt) {
+      var zone = evt.target.closest && evt.target.closest("[data-drop-zone]");
+      if (zone) zone.classList.remove("is-over");
+    });
+  });
+  document.addEventListener("drop", function (evt) {
+    var zone = evt.target.closest && evt.target.closest("[data-drop-zone]");
+    if (!zone || !evt.dataTransfer || !evt.dataTransfer.files.length) return;
+    evt.preventDefault();
+    var form = uploadForm(zone);
+    var input = form.querySelector('input[type="file"]');
+    input.files = evt.dataTransfer.files;
+    submitUpload(form);
+  });
+
+  document.addEventListener("htmx:xhr:progress", function (evt) {
+    var form = uploadForm(evt.target);
+    var bar = form && form.querySelector("[data-upload-progress]");
+    if (!bar || !evt.detail.lengthComputable) return;
+    var percent = Math.round((evt.detail.loaded / evt.detail.total) * 100);
+    bar.value = percent;
+    if (percent >= 100) {
+      var text = form.querySelector("[data-upload-text]");
+      if (text) text.textContent = "Reading the files…";
+    }
+  });
+
+  // --- Plan editor: drag to reorder, focus after a swap, unsaved-changes note ----------
+  var dragged = null;
+
+  document.addEventListener("dragstart", function (evt) {
+    var item = evt.target.closest && evt.target.closest(".editor-topic[draggable]");
+    if (!item) return;
+    dragged = item;
+    item.classList.add("is-dragging");
+    evt.dataTransfer.effectAllowed = "move";
+    evt.dataTransfer.setData("text/plain", item.dataset.key || "");
+  });
+
+  document.addEventListener("dragover", function (evt) {
+    if (!dragged) return;
+    var over = evt.target.closest && evt.target.closest(".editor-topic[draggable]");
+    if (!over || over === dragged || over.parentNode !== dragged.parentNode) return;
+    evt.preventDefault();
+    var box = over.getBoundingClientRect();
+    var after = evt.clientY > box.top + box.height / 2;
+    over.parentNode.insertBefore(dragged, after ? over.nextSibling : over);
+  });
+
+  document.addEventListener("dragend", function () {
+    if (!dragged) return;
+    dragged.classList.remove("is-dragging");
+    var form = dragged.closest("form");
+    dragged = null;
+    // Save the new order right away, through the same validation as every edit.
+    var save = form && form.querySelector('button[name="action"][value="save"]');
+    if (save) form.requestSubmit(save);
+  });
+
+  document.addEventListener("input", function (evt) {
+    var form = evt.target.closest && evt.target.closest("#plan-form");
+    var note = form && form.querySelector("[data-dirty-note]");
+    if (note) note.hidden = false;
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var form = document.getElementById("plan-form");
+    var id = form && form.getAttribute("data-focus");
+    var target = id && document.getElementById(id);
+    if (target && target.disabled === false) {
+      target.focus();
+      form.removeAttribute("data-focus");
+    }
+  });
+})();
