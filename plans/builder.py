@@ -193,7 +193,7 @@ async def _until_stopped(steps: AsyncIterator, stop: _StopSignal) -> AsyncIterat
 def _start_run(session: StudySession, builder: PlanBuilder):
     documents, start_over = session.documents_to_fold()
     folded = [] if start_over else list(session.folded_document_ids)
-    plan = [] if start_over else list(session.draft_plan)
+    plan = [] if start_over else session.plan
     run = GenerationRun.objects.create(
         session=session,
         builder=builder.name,

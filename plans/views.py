@@ -122,7 +122,7 @@ def _plan_status(session) -> dict:
     return {
         "status": session.status,
         "progress": {"done": progress.done, "total": progress.total},
-        "plan": session.draft_plan,
+        "plan": session.plan,
         "stale": session.is_stale,
         "cancel_requested": session.cancel_requested_at is not None,
     }
@@ -164,7 +164,7 @@ def plan_editor(request, pk):
     session = get_session_for(request, pk)
     if request.method == "GET":
         if wants_json(request):
-            return JsonResponse({"status": session.status, "plan": session.draft_plan})
+            return JsonResponse({"status": session.status, "plan": session.plan})
         return redirect(reverse("sessions:detail", args=[session.pk]) + "#plan-editor")
     if request.content_type == "application/json":
         return _save_plan_from_json(request, session)

@@ -95,7 +95,7 @@ class StudySessionAdmin(admin.ModelAdmin):
     @admin.display(description="plan (JSON)")
     def plan_json(self, obj):
         return format_html(
-            "<pre>{}</pre>", json.dumps(obj.draft_plan, indent=2, ensure_ascii=False)
+            "<pre>{}</pre>", json.dumps(obj.plan, indent=2, ensure_ascii=False)
         )
 
     @admin.action(description="Reset status to UPLOADING")

@@ -101,6 +101,23 @@ class StudySession(models.Model):
     # --- derived state ---------------------------------------------------------------
 
     @property
+    def plan(self) -> list[dict]:
+        """draft_plan with each topic's keys in the documented order (§3).
+
+        PostgreSQL's jsonb keeps object keys in its own order; what we show and send out
+        reads {"order_index", "title", "subtopics"} everywhere.
+        """
+        return [
+            {
+                "order_index": topic.get("order_index"),
+                "title": topic.get("title"),
+                "subtopics": topic.get("subtopics", []),
+            }
+            for topic in self.draft_plan
+            if isinstance(topic, dict)
+        ]
+
+    @property
     def is_stale(self) -> bool:
         if self.status != self.Status.GENERATING_PLAN:
             return False

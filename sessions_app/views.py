@@ -40,7 +40,7 @@ def session_json(session: StudySession) -> dict:
         "language": session.language,
         "status": session.status,
         "documents": [document_json(d) for d in session.documents.defer("content_text")],
-        "draft_plan": session.draft_plan,
+        "draft_plan": session.plan,
         "progress": {"done": progress.done, "total": progress.total},
         "created_at": session.created_at.isoformat(),
         "updated_at": session.updated_at.isoformat(),
@@ -105,7 +105,7 @@ def detail_context(session: StudySession, **extra) -> dict:
         "max_upload_mb": settings.MAX_UPLOAD_MB,
     }
     if session.status == StudySession.Status.EDITING_PLAN:
-        context["editor_topics"] = topics_from_plan(session.draft_plan)
+        context["editor_topics"] = topics_from_plan(session.plan)
     return {**context, **extra}
 
 
