@@ -241,6 +241,12 @@ class Bench:
             else [],
         }
         self.cookie = self.login_cookie()
+        from django.db import connections
+
+        # So that the server's connections are the only ones counted: closing isn't enough,
+        # this process's own pool would keep its connections open.
+        connections.close_all()
+        connections["default"].close_pool()
 
     async def first_byte(self, http) -> None:
         ids = self.ids["first-byte"]
@@ -300,7 +306,7 @@ class Bench:
         ids = self.ids["concurrency"]
         self.fake_requests()
 
-        peak = {"connections": 0, "rss_kb": 0}
+        peak = {"connections": 0, "states": ""}
         stop = asyncio.Event()
         sampler = asyncio.create_task(self.sample(peak, stop))
         started = time.monotonic()
@@ -327,18 +333,26 @@ class Bench:
             f"(target ≤ 1.2); wall {wall:.2f} s"
         )
         print(
-            f"  peak database connections {peak['connections']} (pool max {self.args.pool_size}); "
-            f"worker peak memory {hwm / 1024:.0f} MB (target < 300 MB)"
+            f"  peak database connections {peak['connections']} ({peak['states']}; "
+            f"pool max {self.args.pool_size}); worker peak memory {hwm / 1024:.0f} MB "
+            "(target < 300 MB)"
         )
 
     async def sample(self, peak: dict, stop: asyncio.Event) -> None:
-        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+        """Track the most connections the server held open to the database at once."""
+        query = (
+            "SELECT state, count(*) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid() GROUP BY state"
+        )
         async with await psycopg.AsyncConnection.connect(
             self.database_url, autocommit=True
         ) as conn:
             while not stop.is_set():
-                row = await (await conn.execute(query, (self.args.database,))).fetchone()
-                peak["connections"] = max(peak["connections"], row[0] - 1)  # minus this one
+                rows = await (await conn.execute(query, (self.args.database,))).fetchall()
+                count = sum(n for _, n in rows)
+                if count > peak["connections"]:
+                    peak["connections"] = count
+                    peak["states"] = ", ".join(f"{n} {state or '?'}" for state, n in rows)
                 await asyncio.sleep(0.02)
 
     def peak_rss_kb(self) -> int:
@@ -386,7 +400,7 @@ def main() -> None:
         default=["first-byte", "relay", "overhead", "concurrency"],
         choices=["first-byte", "relay", "overhead", "concurrency"],
     )
-    parser.add_argument("--transport", choices=["httpx", "aiohttp"], default="httpx")
+    parser.add_argument("--transport", choices=["httpx", "aiohttp"], default="aiohttp")
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--latency", type=float, default=1.0, help="upstream latency per call, s")
     parser.add_argument(

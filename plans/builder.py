@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import ClassVar
 
 from django.conf import settings
@@ -45,7 +45,8 @@ class PlanEvent:
     final: ClassVar[bool] = False
 
     def payload(self) -> dict:
-        return asdict(self)
+        # A shallow copy: dataclasses.asdict would deep-copy every plan of every event.
+        return dict(vars(self))
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,10 @@ async def paced(
             if held is not None:
                 timeout = max(0.0, last_progress_at + min_gap - now)
             try:
-                item = await asyncio.wait_for(queue.get(), timeout)
+                # Most events are already waiting: take them without a timer or a task.
+                item = queue.get_nowait() if not queue.empty() and held is None else None
+                if item is None:
+                    item = await asyncio.wait_for(queue.get(), timeout)
             except TimeoutError:
                 if held is not None:
                     yield held

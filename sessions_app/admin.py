@@ -94,9 +94,7 @@ class StudySessionAdmin(admin.ModelAdmin):
 
     @admin.display(description="plan (JSON)")
     def plan_json(self, obj):
-        return format_html(
-            "<pre>{}</pre>", json.dumps(obj.plan, indent=2, ensure_ascii=False)
-        )
+        return format_html("<pre>{}</pre>", json.dumps(obj.plan, indent=2, ensure_ascii=False))
 
     @admin.action(description="Reset status to UPLOADING")
     def reset_status(self, request, queryset):

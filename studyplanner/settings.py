@@ -174,7 +174,8 @@ AI_CONNECT_TIMEOUT = env.float("AI_CONNECT_TIMEOUT", default=10.0)
 AI_READ_TIMEOUT = env.float("AI_READ_TIMEOUT", default=60.0)
 AI_MAX_RETRIES = env.int("AI_MAX_RETRIES", default=3)
 AI_RETRY_MAX_WAIT = env.float("AI_RETRY_MAX_WAIT", default=30.0)
-AI_HTTP_TRANSPORT = env.str("AI_HTTP_TRANSPORT", default="httpx")
+# aiohttp's connection pool costs a fraction of httpx's at hundreds of streams (bench/).
+AI_HTTP_TRANSPORT = env.str("AI_HTTP_TRANSPORT", default="aiohttp")
 if AI_HTTP_TRANSPORT not in ("httpx", "aiohttp"):
     raise ImproperlyConfigured(
         f"AI_HTTP_TRANSPORT must be httpx or aiohttp, not {AI_HTTP_TRANSPORT!r}."
