@@ -93,10 +93,15 @@ class Completed(PlanEvent):
 
 @dataclass(frozen=True)
 class Failed(PlanEvent):
+    """The run stopped; `plan` is what was saved (the documents folded in so far)."""
+
     name = "error"
     final = True
     message: str
     retryable: bool
+    plan: Plan = ()
+    done: int = 0
+    total: int = 0
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,12 @@ class Cancelled(PlanEvent):
     name = "cancelled"
     final = True
     message: str = "Generation cancelled. The documents already read are kept in the plan."
+    plan: Plan = ()
+    done: int = 0
+    total: int = 0
 
+
+LOST_MESSAGE = "This generation was stopped because the session was reset. Try again."
 
 # --- stopping a running generation ------------------------------------------------------
 
@@ -129,7 +139,12 @@ class _StopSignal:
 
     def check(self) -> None:
         if self.event.is_set():
-            raise _StopRequested(self.reason)
+            self.stop()
+
+    def stop(self):
+        if self.reason == "lost":
+            raise LostClaim()
+        raise _StopRequested(self.reason)
 
 
 # Generations running in this process, so a cancel request that lands here stops them at
@@ -170,7 +185,7 @@ async def _until_stopped(steps: AsyncIterator, stop: _StopSignal) -> AsyncIterat
             next_step = asyncio.ensure_future(anext(steps))
             await asyncio.wait({next_step, waiting_for_stop}, return_when=asyncio.FIRST_COMPLETED)
             if not next_step.done():
-                raise _StopRequested(stop.reason)
+                stop.stop()
             try:
                 step = next_step.result()
             except StopAsyncIteration:
@@ -263,6 +278,10 @@ async def build_plan(
     total = len(folded) + len(documents)
     resumed_from = len(folded)
 
+    def kept() -> tuple[Plan, int, int]:
+        """The plan as saved when a run stops early, and how many documents it holds."""
+        return plan, len(folded), total
+
     stop = _StopSignal()
     _running[str(session.pk)] = stop
     watchdog = asyncio.ensure_future(_watch_heartbeat(session, stop, interval))
@@ -315,30 +334,17 @@ async def build_plan(
         )
         settled = True
         yield Completed(plan)
-    except _StopRequested as stopped:
+    except _StopRequested:
         settled = True
-        if stopped.reason == "lost":
-            await run_db(
-                _finish,
-                session,
-                run,
-                GenerationRun.Outcome.FAILED,
-                builder.usage,
-                "The session was reset or taken over by another worker.",
-            )
-            yield Failed(
-                "This generation was stopped because the session was reset. Try again.", True
-            )
-        else:
-            await run_db(
-                _finish,
-                session,
-                run,
-                GenerationRun.Outcome.CANCELLED,
-                builder.usage,
-                "Cancelled by the learner.",
-            )
-            yield Cancelled()
+        await run_db(
+            _finish,
+            session,
+            run,
+            GenerationRun.Outcome.CANCELLED,
+            builder.usage,
+            "Cancelled by the learner.",
+        )
+        yield Cancelled(Cancelled.message, *kept())
     except LostClaim:
         settled = True
         await run_db(
@@ -349,11 +355,11 @@ async def build_plan(
             builder.usage,
             "The session was reset or taken over by another worker.",
         )
-        yield Failed("This generation was stopped because the session was reset. Try again.", True)
+        yield Failed(LOST_MESSAGE, True, *kept())
     except (AIError, PlanGenerationError) as error:
         settled = True
         await run_db(_finish, session, run, GenerationRun.Outcome.FAILED, builder.usage, str(error))
-        yield Failed(error.user_message, error.retryable)
+        yield Failed(error.user_message, error.retryable, *kept())
     except Exception as error:
         logger.exception("Generating the plan of session %s failed", session.pk)
         settled = True
@@ -364,6 +370,7 @@ async def build_plan(
             "Something went wrong on our side while building the plan. "
             "The documents already read are saved; try again.",
             True,
+            *kept(),
         )
     finally:
         watchdog.cancel()

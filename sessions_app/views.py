@@ -167,8 +167,8 @@ def upload_documents(request, pk):
     if wants_json(request):
         return JsonResponse({"documents": [document_json(d) for d in documents]}, status=201)
     failed = [d for d in documents if d.status == Document.Status.FAILED]
-    if len(failed) < len(documents):
-        messages.success(request, f"Added {len(documents) - len(failed)} document(s).")
+    if added := len(documents) - len(failed):
+        messages.success(request, f"Added {added} document{'' if added == 1 else 's'}.")
     for document in failed:
         messages.error(request, f"{document.original_name}: {document.error}")
     return redirect("sessions:detail", pk=session.pk)

@@ -295,11 +295,15 @@ class CancelTests(StreamTestCase):
         cancel = await self.async_client.post(
             f"/sessions/{self.session.pk}/cancel-generation", headers={"accept": "application/json"}
         )
-        rest = [e.event for e in await reader.until("cancelled")]
+        rest = await reader.until("cancelled")
         await reader.rest()
 
         self.assertEqual(cancel.status_code, 202)
-        self.assertNotIn("completed", rest)
+        self.assertNotIn("completed", [e.event for e in rest])
+        self.assertEqual(
+            {k: rest[-1].json[k] for k in ("plan", "done", "total")},
+            {"plan": WEEK_PLANS["week1.md"], "done": 1, "total": 3},
+        )
         session = await self.refreshed()
         self.assertEqual(session.status, Status.UPLOADING)
         self.assertEqual(session.draft_plan, WEEK_PLANS["week1.md"])
@@ -323,6 +327,23 @@ class CancelTests(StreamTestCase):
         self.assertTrue(flagged)
         self.assertEqual(events[-1].event, "cancelled")
         self.assertEqual((await self.refreshed()).status, Status.UPLOADING)
+
+    @override_settings(PLAN_HEARTBEAT_INTERVAL=0.05)
+    async def test_a_staff_reset_during_the_run_stops_it_without_overwriting_anything(self):
+        self.provider.responder = ScriptedPlans(chunk_size=4, delay=0.05)
+        reader = EventReader(await self.open_stream())
+        await reader.until("document_processed")
+
+        await run_db(lambda: StudySession.objects.get(pk=self.session.pk).reset_to_uploading())
+        events = await reader.until("error")
+
+        self.assertIn("session was reset", events[-1].json["message"])
+        self.assertEqual(events[-1].json["plan"], WEEK_PLANS["week1.md"])
+        session = await self.refreshed()
+        self.assertEqual(session.status, Status.UPLOADING)
+        self.assertEqual(session.draft_plan, WEEK_PLANS["week1.md"])  # doc 2 never saved
+        run = await GenerationRun.objects.aget(session=self.session)
+        self.assertEqual(run.outcome, GenerationRun.Outcome.FAILED)
 
     async def test_cancel_without_a_running_generation_is_409(self):
         await self.async_client.aforce_login(self.owner)

@@ -149,7 +149,7 @@ class UploadTests(UploadTestCase):
             response, f"/sessions/{self.session.pk}/", fetch_redirect_response=False
         )
         page = self.client.get(response["Location"])
-        self.assertContains(page, "Added 1 document(s).")
+        self.assertContains(page, "Added 1 document.")
         self.assertContains(page, "bad.txt: This doesn")
         self.assertContains(page, "good.md")
 

@@ -188,6 +188,14 @@ class BrowserTestCase(unittest.TestCase):
             except Exception as error:  # a crashed page must not hide the test's failure
                 print(f"could not save a screenshot of page {index}: {error}", file=sys.stderr)
 
+    def snapshot(self, name: str, page=None) -> Path:
+        """A screenshot of the page as it is now, kept for people to look at."""
+        folder = ARTIFACTS / "pages"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
+        (page or self.page).screenshot(path=str(path), full_page=True)
+        return path
+
     def log_in(self, username: str = LEARNER[0], password: str = LEARNER[1]) -> None:
         self.page.goto("/accounts/login/")
         self.page.get_by_label("Username").fill(username)
