@@ -18,7 +18,7 @@ import aiohttp
 import httpx
 
 if TYPE_CHECKING:
-    from plans.ai_client import Completion
+    from plans.ai_completion import Completion
 
 
 class AIError(Exception):

@@ -234,22 +234,39 @@ def _record_usage(run: GenerationRun, usage: Usage) -> list[str]:
     return ["prompt_tokens", "completion_tokens", "cost", "model"]
 
 
-def _save_document_folded(session, run, plan, folded, usage) -> None:
-    session.save_progress(plan, folded)
+def _save_document_folded(session, run, plan, folded, usage) -> bool:
+    """Save the plan after a document; True when a cancel was requested meanwhile."""
+    cancel_requested = session.save_progress(plan, folded)
     run.documents_processed += 1
     run.save(update_fields=["documents_processed", *_record_usage(run, usage)])
+    return cancel_requested
 
 
-def _finish(session: StudySession, run: GenerationRun, outcome, usage, error="", plan=None) -> None:
-    """Close the run; complete the session with `plan`, or hand it back to UPLOADING."""
-    if plan is not None:
+def _end_run(session: StudySession, run, outcome, usage: Usage, error="", plan=None) -> None:
+    """Complete the session with `plan` (success), or hand it back to UPLOADING with its
+    progress; then close the run."""
+    if outcome == GenerationRun.Outcome.SUCCEEDED:
         session.complete_with_plan(plan)
-    else:
-        session.release_to_uploading()
+    elif not session.release_to_uploading() and run is None:
+        return  # the claim had ended already: nothing here is ours to close
+    now = timezone.now()
+    if run is None:
+        # The run row may exist without this code having it (the client left while it was
+        # being created): whatever runs under this claim end with it.
+        GenerationRun.objects.filter(session=session, outcome=GenerationRun.Outcome.RUNNING).update(
+            outcome=outcome, error=error, finished_at=now
+        )
+        return
     run.outcome = outcome
     run.error = error
-    run.finished_at = timezone.now()
+    run.finished_at = now
     run.save(update_fields=["outcome", "error", "finished_at", *_record_usage(run, usage)])
+
+
+def end_claim(session: StudySession, reason: str) -> None:
+    """Hand back a claim whatever became of its generation (a no-op if it was handed back
+    already: every write is fenced by the claim's token)."""
+    _end_run(session, None, GenerationRun.Outcome.CANCELLED, Usage(), reason)
 
 
 # --- the service ------------------------------------------------------------------------
@@ -274,19 +291,17 @@ async def build_plan(
     """
     language = language or session.language
     interval = heartbeat_interval or settings.PLAN_HEARTBEAT_INTERVAL
-    documents, folded, plan, run = await run_db(_start_run, session, builder)
-    total = len(folded) + len(documents)
-    resumed_from = len(folded)
-
-    def kept() -> tuple[Plan, int, int]:
-        """The plan as saved when a run stops early, and how many documents it holds."""
-        return plan, len(folded), total
-
+    run = None
+    saved_plan, folded, total = session.plan, list(session.folded_document_ids), 0
     stop = _StopSignal()
     _running[str(session.pk)] = stop
     watchdog = asyncio.ensure_future(_watch_heartbeat(session, stop, interval))
-    settled = False
+    ending = None  # (outcome, error for the run, final event), once the run is decided
     try:
+        documents, folded, saved_plan, run = await run_db(_start_run, session, builder)
+        plan = saved_plan
+        total = len(folded) + len(documents)
+        resumed_from = len(folded)
         message = (
             f"Resuming at document {resumed_from + 1} of {total}."
             if resumed_from
@@ -317,8 +332,15 @@ async def build_plan(
                     step.section,
                     step.sections,
                 )
-            folded = [*folded, str(document.pk)]
-            await run_db(_save_document_folded, session, run, plan, folded, builder.usage)
+            cancel_requested = await run_db(
+                _save_document_folded,
+                session,
+                run,
+                plan,
+                [*folded, str(document.pk)],
+                builder.usage,
+            )
+            saved_plan, folded = plan, [*folded, str(document.pk)]
             yield DocumentProcessed(
                 number,
                 total,
@@ -327,61 +349,56 @@ async def build_plan(
                 f"Finished document {number} of {total}: {source.name}",
                 source.name,
             )
+            if cancel_requested:  # asked in another process; seen here between documents
+                stop.request("cancelled")
 
         stop.check()
         await run_db(
-            _finish, session, run, GenerationRun.Outcome.SUCCEEDED, builder.usage, plan=plan
+            _end_run, session, run, GenerationRun.Outcome.SUCCEEDED, builder.usage, plan=plan
         )
-        settled = True
-        yield Completed(plan)
+        ending = (GenerationRun.Outcome.SUCCEEDED, "", Completed(plan))
     except _StopRequested:
-        settled = True
-        await run_db(
-            _finish,
-            session,
-            run,
+        ending = (
             GenerationRun.Outcome.CANCELLED,
-            builder.usage,
             "Cancelled by the learner.",
+            Cancelled(Cancelled.message, saved_plan, len(folded), total),
         )
-        yield Cancelled(Cancelled.message, *kept())
     except LostClaim:
-        settled = True
-        await run_db(
-            _finish,
-            session,
-            run,
+        ending = (
             GenerationRun.Outcome.FAILED,
-            builder.usage,
             "The session was reset or taken over by another worker.",
+            Failed(LOST_MESSAGE, True, saved_plan, len(folded), total),
         )
-        yield Failed(LOST_MESSAGE, True, *kept())
     except (AIError, PlanGenerationError) as error:
-        settled = True
-        await run_db(_finish, session, run, GenerationRun.Outcome.FAILED, builder.usage, str(error))
-        yield Failed(error.user_message, error.retryable, *kept())
+        ending = (
+            GenerationRun.Outcome.FAILED,
+            str(error),
+            Failed(error.user_message, error.retryable, saved_plan, len(folded), total),
+        )
     except Exception as error:
         logger.exception("Generating the plan of session %s failed", session.pk)
-        settled = True
-        await run_db(
-            _finish, session, run, GenerationRun.Outcome.FAILED, builder.usage, repr(error)
-        )
-        yield Failed(
-            "Something went wrong on our side while building the plan. "
-            "The documents already read are saved; try again.",
-            True,
-            *kept(),
+        ending = (
+            GenerationRun.Outcome.FAILED,
+            repr(error),
+            Failed(
+                "Something went wrong on our side while building the plan. "
+                "The documents already read are saved; try again.",
+                True,
+                saved_plan,
+                len(folded),
+                total,
+            ),
         )
     finally:
         watchdog.cancel()
         if _running.get(str(session.pk)) is stop:
             del _running[str(session.pk)]
-        if not settled:
+        if ending is None:
             # The consumer went away (client disconnected, task cancelled): hand the session
             # back, shielded so a second cancellation can't leave it stuck in GENERATING_PLAN.
             cleanup = asyncio.ensure_future(
                 run_db(
-                    _finish,
+                    _end_run,
                     session,
                     run,
                     GenerationRun.Outcome.CANCELLED,
@@ -390,3 +407,7 @@ async def build_plan(
                 )
             )
             await asyncio.shield(cleanup)
+    outcome, error, event = ending
+    if outcome != GenerationRun.Outcome.SUCCEEDED:
+        await run_db(_end_run, session, run, outcome, builder.usage, error)
+    yield event

@@ -31,11 +31,23 @@ def topics_from_plan(plan: Plan) -> list[EditorTopic]:
     return [EditorTopic(str(n), t["title"], list(t["subtopics"])) for n, t in enumerate(plan)]
 
 
+NEW_ROW = "new"  # the key of the blank "add a topic" row the page always ends with
+
+
 def topics_from_form(data) -> list[EditorTopic]:
-    """The rows as submitted, in page order (blank rows included, so error positions match)."""
+    """The rows as submitted, in page order, so a problem's position names its row.
+
+    The blank "add a topic" row is left out; filled in, it becomes a row like the others
+    (with a key of its own, since the page adds a fresh blank row after it).
+    """
     topics = []
     for key in data.getlist("topic"):
-        topics.append(EditorTopic(key, data.get(f"t{key}-title", ""), data.getlist(f"t{key}-sub")))
+        title, subtopics = data.get(f"t{key}-title", ""), data.getlist(f"t{key}-sub")
+        if key == NEW_ROW:
+            if not title.strip() and not any(s.strip() for s in subtopics):
+                continue
+            key = f"added{len(topics)}"
+        topics.append(EditorTopic(key, title, subtopics))
     return topics
 
 

@@ -1,19 +1,19 @@
+import asyncio
+import contextlib
 from contextlib import aclosing
 
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from plans.builder import Cancelled, Completed, Failed, PlanEvent, build_plan, signal_cancel
+from plans.builder import Cancelled, Completed, Failed, build_plan, signal_cancel
 from plans.builders import select_builder
 from plans.editor import apply_action, attach_problems, raw_plan, topics_from_form, topics_from_plan
-from plans.pacing import PING, paced
 from plans.schema import PlanValidationError
-from plans.sse import encode_comment, encode_event, encode_retry
+from plans.stream import GenerationStream
 from sessions_app.access import (
     BadJSON,
     aget_session_for,
@@ -28,39 +28,6 @@ from sessions_app.forms import normalize_language_tag
 from sessions_app.models import GenerationRefused
 from sessions_app.views import detail_context, refuse
 
-RECONNECT_MS = 3000
-
-# Event → the partial of the session page that renders it in the HTML flavour.
-HTML_PARTIALS = {
-    "started": "generation-progress",
-    "progress": "generation-progress",
-    "document_processed": "generation-progress",
-    "completed": "generation-completed",
-    "error": "generation-error",
-    "cancelled": "generation-cancelled",
-}
-
-
-def _render_html(event: PlanEvent, session_id) -> str:
-    context = {"event": event.payload(), "event_name": event.name, "session_id": session_id}
-    return render_to_string(f"sessions/detail.html#{HTML_PARTIALS[event.name]}", context)
-
-
-async def _event_stream(events, session_id, html: bool):
-    """The response body: a retry hint at once, then the events, pings while waiting."""
-    yield encode_retry(RECONNECT_MS)
-    async with aclosing(paced(events, ping_interval=settings.SSE_PING_INTERVAL)) as items:
-        event_id = 0
-        async for item in items:
-            if item is PING:
-                yield encode_comment("ping")
-                continue
-            event_id += 1
-            data = _render_html(item, session_id) if html else item.payload()
-            yield encode_event(item.name, data, id=event_id)
-            if item.final:
-                return
-
 
 @login_required
 @require_http_methods(["GET", "POST"])
@@ -70,22 +37,32 @@ async def generate_plan(request, pk):
     Every check (401, 404, 409, a bad X-Language) happens before the response starts.
     """
     session = await aget_session_for(request, pk)
+    page = request.method == "POST" and not wants_json(request)  # a form without JavaScript
     language = session.language
     if "X-Language" in request.headers:
         language = normalize_language_tag(request.headers["X-Language"])
         if language is None:
             return json_error("X-Language must be a language code such as en, de or pt-BR.", 400)
+    claim = asyncio.ensure_future(session.aclaim_for_generation())
     try:
-        await session.aclaim_for_generation()
+        await asyncio.shield(claim)
     except GenerationRefused as refused:
+        if page:
+            return refuse(request, session, refused.message)
         return json_error(refused.message, 409, reason=refused.reason)
+    except asyncio.CancelledError:
+        # The client left while the claim was being made: let it land, then give it back.
+        with contextlib.suppress(Exception):
+            await claim
+            await session.arelease_to_uploading()
+        raise
 
     events = build_plan(session, builder=select_builder(), language=language)
     if request.method == "POST":
         return await _generate_without_streaming(request, session, events)
 
     response = StreamingHttpResponse(
-        _event_stream(events, session.pk, html=request.GET.get("format") == "html"),
+        GenerationStream(session, events, html=request.GET.get("format") == "html"),
         content_type="text/event-stream; charset=utf-8",
     )
     response["Cache-Control"] = "no-cache"
@@ -146,7 +123,12 @@ async def cancel_generation(request, pk):
                 "No generation is running for this session.", 409, reason="not_generating"
             )
         return redirect(reverse("sessions:detail", args=[session.pk]))
-    signal_cancel(session.pk)
+    if not signal_cancel(session.pk):
+        # Not running in this process. If no process has sent a heartbeat lately either,
+        # nobody will ever read the flag: end the generation here.
+        silent_for = 3 * settings.PLAN_HEARTBEAT_INTERVAL
+        if await run_db(session.release_if_abandoned, silent_for) and wants_json(request):
+            return JsonResponse({"status": "cancelled"})
     if wants_json(request):
         return JsonResponse({"status": "cancelling"}, status=202)
     if request.htmx and not request.htmx.boosted:

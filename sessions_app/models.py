@@ -42,7 +42,9 @@ class HeartbeatState(models.TextChoices):
 
 
 @dataclass(frozen=True)
-class Progress:
+class PlanProgress:
+    """How many of the session's readable documents the plan already holds."""
+
     done: int
     total: int
 
@@ -143,10 +145,10 @@ class StudySession(models.Model):
             return completed, True
         return [d for d in completed if str(d.id) not in folded], False
 
-    def progress(self) -> Progress:
+    def progress(self) -> PlanProgress:
         completed_ids = [str(pk) for pk in self.completed_documents().values_list("id", flat=True)]
         folded = set(self.folded_document_ids)
-        return Progress(
+        return PlanProgress(
             done=sum(1 for pk in completed_ids if pk in folded), total=len(completed_ids)
         )
 
@@ -227,8 +229,12 @@ class StudySession(models.Model):
         )
         return HeartbeatState.CANCEL_REQUESTED if cancel.first() else HeartbeatState.OWNED
 
-    def save_progress(self, plan: list, folded_document_ids: list[str]) -> None:
-        """Store the plan after a document was folded in (and refresh the heartbeat)."""
+    def save_progress(self, plan: list, folded_document_ids: list[str]) -> bool:
+        """Store the plan after a document was folded in (and refresh the heartbeat).
+
+        Returns whether a cancel was requested meanwhile (from any process), so the run can
+        stop between documents without waiting for its next heartbeat.
+        """
         now = timezone.now()
         updated = self._fenced().update(
             draft_plan=plan,
@@ -241,6 +247,10 @@ class StudySession(models.Model):
         self.draft_plan = plan
         self.folded_document_ids = folded_document_ids
         self.generation_heartbeat_at = now
+        cancel = StudySession.objects.filter(pk=self.pk).values_list(
+            "cancel_requested_at", flat=True
+        )
+        return cancel.first() is not None
 
     def complete_with_plan(self, plan: list) -> None:
         """GENERATING_PLAN → EDITING_PLAN with the finished plan (validated first)."""
@@ -290,6 +300,35 @@ class StudySession(models.Model):
             pk=self.pk, status=self.Status.GENERATING_PLAN
         ).update(cancel_requested_at=timezone.now())
         return bool(updated)
+
+    def release_if_abandoned(self, silent_for: float) -> bool:
+        """GENERATING_PLAN → UPLOADING when no worker has sent a heartbeat for `silent_for`
+        seconds: a cancel request that no live worker will ever read. False otherwise."""
+        now = timezone.now()
+        released = StudySession.objects.filter(
+            Q(generation_heartbeat_at__lt=now - timedelta(seconds=silent_for))
+            | Q(generation_heartbeat_at__isnull=True),
+            pk=self.pk,
+            status=self.Status.GENERATING_PLAN,
+        ).update(
+            status=self.Status.UPLOADING,
+            generation_token=None,
+            generation_heartbeat_at=None,
+            cancel_requested_at=None,
+            updated_at=now,
+        )
+        if released:
+            from plans.models import GenerationRun
+
+            GenerationRun.objects.filter(
+                session=self, outcome=GenerationRun.Outcome.RUNNING
+            ).update(
+                outcome=GenerationRun.Outcome.CANCELLED,
+                finished_at=now,
+                error="Cancelled by the learner; its worker had stopped responding.",
+            )
+            self.refresh_from_db()
+        return bool(released)
 
     def reopen(self) -> None:
         """EDITING_PLAN → UPLOADING ("add more documents"); the plan and progress stay."""
@@ -348,12 +387,6 @@ class StudySession(models.Model):
 
     async def aheartbeat(self) -> HeartbeatState:
         return await run_db(self.heartbeat)
-
-    async def asave_progress(self, plan: list, folded_document_ids: list[str]) -> None:
-        await run_db(self.save_progress, plan, folded_document_ids)
-
-    async def acomplete_with_plan(self, plan: list) -> None:
-        await run_db(self.complete_with_plan, plan)
 
     async def arelease_to_uploading(self) -> bool:
         return await run_db(self.release_to_uploading)

@@ -14,4 +14,5 @@ urlpatterns = [
         name="delete_document",
     ),
     path("<uuid:pk>/reopen", views.reopen_session, name="reopen"),
+    path("<uuid:pk>/delete", views.delete_session, name="delete"),
 ]

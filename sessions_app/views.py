@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.db import transaction
 from django.db.models import Count
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -201,3 +202,23 @@ def reopen_session(request, pk):
     if wants_json(request):
         return JsonResponse(session_json(session))
     return redirect("sessions:detail", pk=session.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_session(request, pk):
+    """Confirm (GET), then delete the session with its documents and stored files (POST)."""
+    session = get_session_for(request, pk)
+    if session.status == StudySession.Status.GENERATING_PLAN and not session.is_stale:
+        return refuse(request, session, "Cancel the running generation before deleting.")
+    if request.method == "GET":
+        return render(request, "sessions/delete.html", {"session": session})
+    stored = [d.file.name for d in session.documents.exclude(file="")]
+    storage = Document._meta.get_field("file").storage
+    with transaction.atomic():
+        session.delete()
+        transaction.on_commit(lambda: [storage.delete(name) for name in stored])
+    if wants_json(request):
+        return JsonResponse({"deleted": str(pk)})
+    messages.success(request, f"Deleted “{session.title}”.")
+    return redirect("sessions:list")

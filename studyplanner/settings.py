@@ -192,6 +192,12 @@ PLAN_MAX_INPUT_TOKENS = env.int("PLAN_MAX_INPUT_TOKENS", default=16000)
 PLAN_STALE_AFTER = env.int("PLAN_STALE_AFTER", default=120)
 PLAN_HEARTBEAT_INTERVAL = env.float("PLAN_HEARTBEAT_INTERVAL", default=5.0)
 SSE_PING_INTERVAL = env.float("SSE_PING_INTERVAL", default=15.0)
+if not 0 < PLAN_HEARTBEAT_INTERVAL * 3 <= PLAN_STALE_AFTER:
+    raise ImproperlyConfigured(
+        f"PLAN_HEARTBEAT_INTERVAL ({PLAN_HEARTBEAT_INTERVAL} s) must be positive and at most a "
+        f"third of PLAN_STALE_AFTER ({PLAN_STALE_AFTER} s), or live generations would look "
+        "abandoned and be taken over."
+    )
 
 MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", default=20)
 MAX_FILES_PER_SESSION = env.int("MAX_FILES_PER_SESSION", default=50)

@@ -261,7 +261,8 @@ class RetryTests(FaultTestCase):
 
         async with asyncio.timeout(5):  # without a read timeout: fail, don't hang
             self.assertEqual(await self.streamed_text(read_timeout=0.2), "Awake.")
-        self.assertTrue(self.provider.requests[0].disconnected.is_set())
+        # The fake notices the hang-up on its own thread: wait for it, don't race it.
+        self.assertTrue(await self.wait_for(self.provider.requests[0].disconnected, within=1))
 
     async def test_a_stream_fault_before_the_first_content_is_retried(self):
         faults = {

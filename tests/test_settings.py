@@ -32,7 +32,16 @@ def run_settings(**env_vars):
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "PLAN_BUILDER"}
+        if key
+        not in {
+            "DEBUG",
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+            "DATABASE_URL",
+            "PLAN_BUILDER",
+            "PLAN_HEARTBEAT_INTERVAL",
+            "PLAN_STALE_AFTER",
+        }
     }
     env.update(ENV_FILE=os.devnull, DJANGO_SETTINGS_MODULE="studyplanner.settings", **env_vars)
     return subprocess.run(
@@ -88,6 +97,12 @@ class LocalDefaultsTests(SimpleTestCase):
         self.assertEqual(values["CONN_MAX_AGE"], 0)
         self.assertIn("pool", values["OPTIONS"])
         self.assertGreaterEqual(values["OPTIONS"]["pool"]["max_size"], 1)
+
+    def test_a_heartbeat_too_slow_for_the_stale_limit_is_refused(self):
+        result = run_settings(PLAN_HEARTBEAT_INTERVAL="60", PLAN_STALE_AFTER="120")
+
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("at most a third of PLAN_STALE_AFTER", result.stderr)
 
     def test_an_unknown_plan_builder_is_refused(self):
         result = run_settings(PLAN_BUILDER="magic")

@@ -192,14 +192,34 @@ class GeneratingTransitionsTests(AppTestCase):
         self.session.refresh_from_db()
         self.assertEqual(self.session.status, Status.GENERATING_PLAN)
 
+    def test_save_progress_reports_a_cancel_requested_elsewhere(self):
+        self.assertFalse(self.session.save_progress(SAMPLE_PLAN, [str(self.document.id)]))
+        StudySession.objects.get(pk=self.session.pk).request_cancel()
+
+        self.assertTrue(self.session.save_progress(SAMPLE_PLAN, [str(self.document.id)]))
+
     def test_async_twins_perform_the_same_transitions(self):
-        async_to_sync(self.session.asave_progress)(SAMPLE_PLAN, [str(self.document.id)])
         self.assertEqual(async_to_sync(self.session.aheartbeat)(), HeartbeatState.OWNED)
-        async_to_sync(self.session.acomplete_with_plan)(SAMPLE_PLAN)
+        self.assertTrue(async_to_sync(self.session.arequest_cancel)())
+        self.assertTrue(async_to_sync(self.session.arelease_to_uploading)())
 
         self.session.refresh_from_db()
-        self.assertEqual(self.session.status, Status.EDITING_PLAN)
-        self.assertEqual(self.session.draft_plan, SAMPLE_PLAN)
+        self.assertEqual(self.session.status, Status.UPLOADING)
+        self.assertIsNone(self.session.cancel_requested_at)
+
+    @override_settings(PLAN_STALE_AFTER=120)
+    def test_an_abandoned_generation_is_released_but_a_live_one_is_not(self):
+        run = GenerationRun.objects.create(session=self.session, builder="offline")
+
+        self.assertFalse(self.session.release_if_abandoned(15))  # heartbeat just now
+
+        StudySession.objects.filter(pk=self.session.pk).update(
+            generation_heartbeat_at=timezone.now() - timedelta(seconds=20)
+        )
+        self.assertTrue(self.session.release_if_abandoned(15))
+        self.assertEqual(self.session.status, Status.UPLOADING)
+        run.refresh_from_db()
+        self.assertEqual(run.outcome, GenerationRun.Outcome.CANCELLED)
 
 
 class EditingTransitionsTests(AppTestCase):

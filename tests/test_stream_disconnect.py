@@ -4,11 +4,16 @@ with its progress, and the next run resumes."""
 
 import asyncio
 import time
+from datetime import timedelta
 
 from asgiref.testing import ApplicationCommunicator
 from django.test import override_settings
+from django.utils import timezone
 
+from plans.builder import build_plan
+from plans.builders import select_builder
 from plans.models import GenerationRun
+from plans.stream import GenerationStream
 from sessions_app.models import StudySession
 from studyplanner.asgi import application
 from tests.base import AppTransactionTestCase
@@ -127,3 +132,76 @@ class ClientDisconnectTests(FakeProviderMixin, AppTransactionTestCase):
         await communicator.wait(timeout=5)
         session = await StudySession.objects.aget(pk=self.session.pk)
         self.assertEqual(session.status, StudySession.Status.UPLOADING)
+
+
+@override_settings(PLAN_BUILDER="openrouter")
+class EarlyDisconnectTests(FakeProviderMixin, AppTransactionTestCase):
+    """A client gone before the stream was read: the claim must not outlive the request."""
+
+    def setUp(self):
+        super().setUp()
+        self.session = self.make_session()
+        self.make_document(self.session, name="week1.md")
+        self.provider.responder = ScriptedPlans(latency=5)
+        self.client.force_login(self.owner)
+        self.cookie = f"sessionid={self.client.cookies['sessionid'].value}".encode()
+
+    async def status_within(self, seconds: float) -> str:
+        """The session's status once it left GENERATING_PLAN, or after `seconds`."""
+        deadline = time.monotonic() + seconds
+        while True:
+            session = await StudySession.objects.aget(pk=self.session.pk)
+            if session.status != StudySession.Status.GENERATING_PLAN or time.monotonic() > deadline:
+                return session.status
+            await asyncio.sleep(0.02)  # polling a condition, with a deadline
+
+    async def test_an_unread_body_gives_the_claim_back_when_django_closes_it(self):
+        await self.session.aclaim_for_generation()
+        builder = select_builder()
+        stream = GenerationStream(
+            self.session, build_plan(self.session, builder=builder), html=False
+        )
+
+        # Django closes the response from a worker thread, the body never read.
+        done = await asyncio.to_thread(stream.close)
+        await asyncio.wrap_future(done)
+
+        session = await StudySession.objects.aget(pk=self.session.pk)
+        self.assertEqual(session.status, StudySession.Status.UPLOADING)
+        self.assertFalse(await GenerationRun.objects.filter(session=self.session).aexists())
+
+    async def test_a_client_gone_at_once_leaves_no_session_stuck(self):
+        client_scope = ClientDisconnectTests.stream_request
+        for _ in range(5):  # the disconnect lands at a different moment each time
+            communicator = client_scope(self)
+            await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
+            await communicator.send_input({"type": "http.disconnect"})
+            await communicator.wait(timeout=5)
+
+            self.assertEqual(await self.status_within(2), StudySession.Status.UPLOADING)
+            running = GenerationRun.objects.filter(outcome=GenerationRun.Outcome.RUNNING)
+            self.assertFalse(await running.aexists())
+
+    async def test_cancel_ends_a_generation_whose_worker_is_gone(self):
+        await self.session.aclaim_for_generation()  # and then the worker died
+        await StudySession.objects.filter(pk=self.session.pk).aupdate(
+            generation_heartbeat_at=timezone.now() - timedelta(seconds=30)
+        )
+        await self.async_client.aforce_login(self.owner)
+
+        response = await self.async_client.post(
+            f"/sessions/{self.session.pk}/cancel-generation", headers={"accept": "application/json"}
+        )
+
+        self.assertEqual(response.json(), {"status": "cancelled"})
+        session = await StudySession.objects.aget(pk=self.session.pk)
+        self.assertEqual(session.status, StudySession.Status.UPLOADING)
+
+    async def test_a_response_django_dropped_without_closing_ends_its_claim(self):
+        await self.session.aclaim_for_generation()
+        builder = select_builder()
+        GenerationStream(
+            self.session, build_plan(self.session, builder=builder), html=False, unread_grace=0.05
+        )  # never read, never closed: the client left while middleware still ran
+
+        self.assertEqual(await self.status_within(2), StudySession.Status.UPLOADING)

@@ -14,17 +14,16 @@ from difflib import SequenceMatcher
 
 from plans.builders import SourceDocument
 from plans.builders.keyphrases import fold_plural, key_phrases
+from plans.builders.readable import readable_text
 from plans.builders.structure import (
-    DIVISION_WORDS,
     DocumentTopic,
     arrange,
-    clip,
     outline_headings,
-    readable_text,
     slide_titles,
     text_headings,
     title_line,
 )
+from plans.builders.titles import DIVISION_WORDS, clip
 from plans.schema import MAX_SUBTOPICS, MAX_TOPICS, Plan, normalize_plan
 
 # An outline (PDF bookmarks, DOCX heading styles) with fewer entries says little: one

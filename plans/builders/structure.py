@@ -1,20 +1,29 @@
 """A document's headings — from its outline or its text — arranged as topics and subtopics.
 
-Part of the offline plan builder. The text follows sessions_app.models.Document's
-conventions: PDF pages separated by "\\f", DOCX headings as Markdown "#" markers. Lines
-that look like headings but aren't — page numbers, running headers and footers, code,
-sentences, numbered list items, table rows, tables of contents — are left out.
+Part of the offline plan builder. The text comes as plans.builders.readable's
+`ReadableText`, with page numbers, running headers and footers and code already blanked.
+Lines that look like headings but aren't — code, sentences, numbered list items, table
+rows, tables of contents — are left out here.
 """
 
 import re
-import statistics
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 
+from plans.builders.readable import ReadableText, toc_pages
+from plans.builders.titles import (
+    CONTAINER_WORDS,
+    DIVISION_WORDS,
+    KEYWORD_LINE,
+    PART_WORDS,
+    clean_title,
+    has_letters,
+    is_date,
+    is_junk,
+    looks_like_code,
+    reads_like_title,
+)
 from plans.schema import MAX_TEXT_LENGTH
-
-# sessions_app.models.Document.PAGE_BREAK, not imported: the builders stay free of the ORM.
-PAGE_BREAK = "\f"
 
 
 @dataclass
@@ -32,332 +41,15 @@ class Heading:
     line: int  # position in the document, to interleave headings found by different rules
 
 
-@dataclass
-class ReadableText:
-    """The document's lines, with what can never be a heading blanked out ("" in its place)."""
+# --- lines that are headings ----------------------------------------------------------
 
-    lines: list[str]
-    page_of: list[int]
-    edges: set[int]  # lines at the top or bottom of a PDF page
-    page_count: int
-    slides: bool  # short pages, one title each: slides exported to PDF
-
-    @property
-    def paged(self) -> bool:
-        return self.page_count > 1
-
-    def prose(self) -> str:
-        return "\n".join(self.lines)
-
-
-# --- words that introduce a numbered division -----------------------------------------
-
-_PART_WORDS = {"part", "teil", "partie", "parte", "deel"}
-_CONTAINER_WORDS = {
-    "chapter", "unit", "module", "week", "appendix",
-    "kapitel", "einheit", "modul", "woche", "anhang",
-    "chapitre", "unité", "semaine", "annexe",
-    "capítulo", "capitulo", "unidad", "módulo", "semana", "anexo", "apéndice", "apendice",
-    "capitolo", "unità", "settimana", "appendice",
-    "unidade", "hoofdstuk",
-}  # fmt: skip
-_LESSON_WORDS = {
-    "lecture", "lesson", "session", "section", "topic",
-    "vorlesung", "lektion", "abschnitt", "thema", "sitzung",
-    "cours", "leçon", "lecon", "séance", "seance", "thème", "theme",
-    "clase", "lección", "leccion", "sección", "seccion", "tema", "sesión", "sesion",
-    "lezione", "sezione", "argomento",
-    "aula", "lição", "licao", "seção", "secção", "sessão", "§",
-}  # fmt: skip
-# Words that introduce a numbered division: "Chapter 4: Derivatives", "Vorlesung 3 - …".
-DIVISION_WORDS = _PART_WORDS | _CONTAINER_WORDS | _LESSON_WORDS
-_NUMBER = r"\d{1,3}(?:\.\d{1,3}){0,3}|[IVXLCDM]{1,7}|[ivxlcdm]{1,7}|[A-Z]"
-_KEYWORD_LINE = re.compile(
-    rf"(?P<word>§(?=\s*\d)|[^\W\d_]+(?=\s))\s*(?P<number>{_NUMBER})(?=$|[\s:.\-\u2013\u2014)])"
-    r"\s*(?P<separator>[:.\-\u2013\u2014)]+\s*)?(?P<rest>.*)$"
-)
-_KEYWORD_PREFIX = re.compile(
-    rf"^(?i:{'|'.join(sorted(map(re.escape, DIVISION_WORDS), key=len, reverse=True))})"
-    # The separator must be followed by a space: "Week 1. Limits", but not "week1.md".
-    rf"\s*(?:{_NUMBER})(?:[:.\-\u2013\u2014)]+(?:\s+|$)|(?P<bare>)(?=\s|$))\s*"
-)
 _NUMBERED = re.compile(r"(?P<number>\d{1,2}(?:\.\d{1,3}){0,4})(?P<dot>\.?)\s+(?P<rest>\S.*)$")
 _ROMAN_NUMBERED = re.compile(r"(?P<number>[IVXLCDM]{1,7})\.\s+(?P<rest>\S.*)$")
 _LETTERED = re.compile(r"(?P<number>[A-Z])[.)]\s+(?P<rest>\S.*)$")
 _ROMAN = re.compile(r"M{0,3}(CM|CD|D?C{0,3})(XC|XL|L?X{0,3})(IX|IV|V?I{0,3})")
-
-# --- lines that are never headings ----------------------------------------------------
-
 _ATX = re.compile(r" {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r" {0,3}(={2,}|-{2,})[ \t]*$")
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)$")
 _BULLET = re.compile(r"[-*+•▪◦·‣○●■□➢➤►✓]\s")
-_PAGE_NUMBER = re.compile(
-    r"[\W_]*(?:(?:page|seite|página|pagina|pág|p|s)\.?\s*)?\d{1,4}"
-    r"(?:\s*(?:of|von|de|sur|di|/)\s*\d{1,4})?[\W_]*|(?-i:[ivxlc]{1,6})",
-    re.IGNORECASE,
-)
-_TOC_LINE = re.compile(r"(?:\.\s*){2,}\d{1,4}\s*$|\S\s+\d{1,4}\s*$")
-_URL = re.compile(r"https?://|www\.|\S@\S+\.\w")
-_MONTHS = (
-    "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|june|"
-    "july|august|september|october|november|december|januar|februar|märz|mai|juni|juli|"
-    "oktober|dezember|janvier|février|mars|avril|juin|juillet|août|septembre|octobre|"
-    "novembre|décembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|"
-    "octubre|noviembre|diciembre"
-)
-_DATE = re.compile(
-    rf"(?i:(?:\d{{1,2}}\.?\s*)?(?:{_MONTHS})\.?(?:\s*\d{{1,2}})?,?(?:\s*\d{{4}})?)"
-    r"|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}"
-)
-_CODE = re.compile(
-    r"==|!=|<=|>=|=>|->|::|&&|\|\||\+=|\+\+|[{};]\s*$|^\s*[{}]|^\s*(?:\$|>>>|\.\.\.|//|/\*)\s"
-    r"|^\s*[A-Za-z_][\w.\[\]]*\s*=\s*\S|^\s*[A-Za-z_][\w.]*\(.*\)\s*$"
-    r"|^\s*(?:import\s+[\w.]+(?:\s+as\s+\w+)?\s*$|from\s+[\w.]+\s+import\s)"
-    r"|^\s*(?:def|class|for|if|elif|else|while|try|except|with|return|import|from|function|"
-    r"var|let|const|public|private|static|void|int|#include|#define)\b.*[(:=;]\s*$"
-)
-
-# Headings of what isn't study material; they are dropped with everything under them.
-_NOT_STUDY_MATERIAL = {
-    "contents", "table of contents", "toc", "index", "bibliography", "references",
-    "reference list", "works cited", "further reading", "acknowledgements", "acknowledgments",
-    "list of figures", "list of tables", "about the author", "about the authors", "copyright",
-    "cover", "title page", "preface", "foreword", "dedication", "questions", "any questions",
-    "thank you", "thanks", "q&a", "q & a", "agenda", "outline",
-    "inhalt", "inhaltsverzeichnis", "literatur", "literaturverzeichnis", "quellen",
-    "quellenverzeichnis", "danksagung", "abbildungsverzeichnis", "tabellenverzeichnis",
-    "stichwortverzeichnis", "vorwort", "fragen", "vielen dank", "gliederung",
-    "sommaire", "table des matières", "bibliographie", "références", "remerciements",
-    "préface", "avant-propos", "merci", "plan du cours",
-    "índice", "indice", "bibliografía", "referencias", "agradecimientos", "contenido",
-    "contenidos", "prólogo", "prefacio", "gracias", "preguntas",
-}  # fmt: skip
-
-# --- titles ---------------------------------------------------------------------------
-
-_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u2060\ufeff\x00-\x08\x0b-\x1f\x7f]")
-_WHITESPACE = re.compile(r"\s+")
-_DIGITS = re.compile(r"\d+")
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_EMPHASIS = re.compile(
-    r"(\*\*|\*|~~|`)(?=\S)(.+?)(?<=\S)\1|(?<!\w)(__|_)(?=\S)(.+?)(?<=\S)\3(?!\w)"
-)
-_HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>")
-_ATTRIBUTES = re.compile(r"\s*\{[#.][^}]*\}\s*$")
-_LEADERS = re.compile(r"\s*(?:[.·…_]\s*){3,}\d*$")
-_NUMBER_PREFIX = re.compile(
-    r"^(?:\d{1,3}(?:\.\d{1,3})+\.?\)?|\d{1,3}(?:[.)]|(?P<bare>))|[IVXLCDM]{1,7}\."
-    r"|[A-Z][.)](?=\s+[A-Z]))\s+(?=\S)"
-)
-_CONTINUED = re.compile(
-    r"\s*(?:\((?:cont(?:\.|inued|'d|\u2019d)?|fortsetzung|forts\.|suite|cont\.?)\)"
-    r"|[-\u2013\u2014:]\s*(?:continued|fortsetzung|suite))\s*$",
-    re.IGNORECASE,
-)
-_EDGE_PUNCTUATION = re.compile(r"^[\s\-\u2013\u2014•·*:>|]+|[\s.:;,\-\u2013\u2014|]+$")
-
-
-def clean_title(raw: str) -> str:
-    """A heading's text as a plan title: markup, numbering and leaders gone, ≤ 200 chars."""
-    # A heading is short; what isn't is cut first, so no pattern below works on a long text.
-    text = _INVISIBLE.sub("", raw[: 2 * MAX_TEXT_LENGTH])
-    text = _MD_LINK.sub(r"\1", text)
-    text = _HTML_TAG.sub("", text)
-    text = _ATTRIBUTES.sub("", text)
-    for _ in range(2):  # nested emphasis: ***x***
-        text = _MD_EMPHASIS.sub(lambda m: m.group(2) or m.group(4), text)
-    text = _WHITESPACE.sub(" ", text).strip()
-    text = _LEADERS.sub("", text)
-    text = _EDGE_PUNCTUATION.sub("", text)
-    for prefix in (_KEYWORD_PREFIX, _NUMBER_PREFIX):
-        match = prefix.match(text)
-        if not match:
-            continue
-        rest = text[match.end() :]
-        bare = match.group("bare") is not None  # no ":" or "." after the number
-        # "Week 2 review" and "10 things to know" keep their number: it is part of the title.
-        if _has_letters(rest) and not (bare and rest[:1].islower()):
-            text = rest
-    text = _CONTINUED.sub("", text)
-    text = _EDGE_PUNCTUATION.sub("", text)
-    return clip(text)
-
-
-def clip(text: str, limit: int = MAX_TEXT_LENGTH) -> str:
-    """Cut to `limit` characters at a word boundary, marking the cut with "…"."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:-\u2013\u2014") + "…"
-
-
-def _has_letters(text: str) -> bool:
-    return sum(ch.isalpha() for ch in text) >= 2
-
-
-def reads_like_title(text: str, max_words: int = 12, max_length: int = 120) -> bool:
-    """Short, starting with a capital or digit, mostly letters, not a sentence, date or code."""
-    if not text or len(text) > max_length or len(text.split()) > max_words:
-        return False
-    first = next((ch for ch in text if ch.isalnum()), "")
-    if not first or first.islower():
-        return False
-    letters = sum(ch.isalpha() for ch in text)
-    if letters < 2 or letters < 0.5 * len(text.replace(" ", "")):
-        return False
-    if text[-1] in ".,;" or _URL.search(text) or _is_date(text):
-        return False
-    return not looks_like_code(text)
-
-
-def _is_date(text: str) -> bool:
-    return bool(_DATE.fullmatch(text)) and any(ch.isdigit() for ch in text)
-
-
-def looks_like_code(line: str) -> bool:
-    return bool(_CODE.search(line)) or sum(line.count(ch) for ch in "=[]<>;{}") >= 3
-
-
-def _is_junk(title: str) -> bool:
-    return title.casefold().rstrip("?!.: ") in _NOT_STUDY_MATERIAL
-
-
-# --- reading the text -----------------------------------------------------------------
-
-
-def readable_text(text: str) -> ReadableText:
-    """Split into lines, blanking front matter, fenced code, page numbers, running headers."""
-    pages = text.split(PAGE_BREAK)
-    lines: list[str] = []
-    page_of: list[int] = []
-    edges: set[int] = set()
-    for number, page in enumerate(pages):
-        page_lines = [line.rstrip() for line in page.replace("\r", "").split("\n")]
-        if len(pages) > 1:
-            filled = [i for i, line in enumerate(page_lines) if line]
-            edges.update(len(lines) + i for i in filled[:3] + filled[-3:])
-        lines.extend(page_lines)
-        lines.append("")  # a page never runs into the next
-        page_of.extend([number] * (len(page_lines) + 1))
-    slides = _looks_like_slides(lines, page_of, len(pages))
-    readable = ReadableText(lines, page_of, edges, len(pages), slides)
-    _blank_front_matter(lines)
-    _blank_code_fences(lines)
-    _blank_page_furniture(readable)
-    return readable
-
-
-def _looks_like_slides(lines: list[str], page_of: list[int], page_count: int) -> bool:
-    if page_count < 5:
-        return False
-    filled = Counter(page_of[i] for i, line in enumerate(lines) if line.strip())
-    chars: Counter[int] = Counter()
-    for i, line in enumerate(lines):
-        chars[page_of[i]] += len(line)
-    sizes = [filled[p] for p in range(page_count)]
-    return statistics.median(sizes) <= 15 and statistics.median(chars.values()) <= 700
-
-
-def _blank_front_matter(lines: list[str]) -> None:
-    if not lines or lines[0].strip() != "---":
-        return
-    for i in range(1, min(len(lines), 60)):
-        if lines[i].strip() in ("---", "..."):
-            lines[: i + 1] = [""] * (i + 1)
-            return
-
-
-def _blank_code_fences(lines: list[str]) -> None:
-    fences = []
-    for i, line in enumerate(lines):
-        if ("```" in line or "~~~" in line) and (match := _FENCE.match(line)):
-            fences.append((i, match.group(1), match.group(2).strip()))
-    k = 0
-    while k < len(fences):
-        start, mark, _ = fences[k]
-        close = next(
-            (
-                n
-                for n in range(k + 1, len(fences))
-                if fences[n][1][0] == mark[0]
-                and len(fences[n][1]) >= len(mark)
-                and not fences[n][2]  # a closing fence has no info string
-            ),
-            None,
-        )
-        if close is None:  # an unclosed fence is not one: its opening line is left as text
-            k += 1
-            continue
-        end = fences[close][0]
-        lines[start : end + 1] = [""] * (end + 1 - start)
-        k = close + 1
-
-
-def _blank_page_furniture(text: ReadableText) -> None:
-    lines = text.lines
-    for i, line in enumerate(lines):
-        if line and len(line) < 40 and _PAGE_NUMBER.fullmatch(line.strip()):
-            lines[i] = ""
-    if text.page_count < 3:
-        return
-    # A running header or footer is a line at the top or bottom of several pages, either
-    # the same each time or differing only by the page number. ("Chapter 3" and "Chapter 7"
-    # opening their pages differ by more than that.) Slides repeat their titles, so for
-    # them it must be on many pages.
-    needed = max(3, -(-text.page_count * 2 // 5)) if text.slides else 3
-    same: defaultdict[str, list[int]] = defaultdict(list)
-    shaped: defaultdict[str, list[int]] = defaultdict(list)
-    for i in sorted(text.edges):
-        if lines[i]:
-            line = _WHITESPACE.sub(" ", lines[i].casefold()).strip()
-            same[line].append(i)
-            if any(ch.isdigit() for ch in line):
-                shaped[_DIGITS.sub("#", line)].append(i)
-    furniture = set()
-    for found in same.values():
-        if len({text.page_of[i] for i in found}) >= needed:
-            furniture.update(found)
-    for found in shaped.values():
-        if len({text.page_of[i] for i in found}) < needed or _opens_division(lines[found[0]]):
-            continue
-        # The offset between a number on the line and the page's index stays the same
-        # for page numbers (front matter aside) and changes for anything else.
-        offsets = {
-            i: {int(n) - text.page_of[i] for n in _DIGITS.findall(lines[i]) if len(n) <= 4}
-            for i in found
-        }
-        common = Counter(offset for values in offsets.values() for offset in values)
-        offset, hits = min(common.items(), key=lambda item: (-item[1], item[0]))
-        if hits >= 0.8 * len(found):
-            furniture.update(i for i in found if offset in offsets[i])
-    for i in furniture:
-        lines[i] = ""
-
-
-def _opens_division(line: str) -> bool:
-    """A division word and its number alone on a line ("Chapter 3"), the title below it."""
-    match = _KEYWORD_LINE.match(line.strip())
-    return bool(
-        match and not match.group("rest") and match.group("word").casefold() in DIVISION_WORDS
-    )
-
-
-def _toc_pages(text: ReadableText) -> set[int]:
-    """PDF pages that are tables of contents or indexes: most lines end with a page number."""
-    if not text.paged:
-        return set()
-    filled: Counter[int] = Counter()
-    numbered: Counter[int] = Counter()
-    for i, line in enumerate(text.lines):
-        if line:
-            filled[text.page_of[i]] += 1
-            if line[-1].isdigit() and _TOC_LINE.search(line[-60:]):
-                numbered[text.page_of[i]] += 1
-    return {p for p, n in numbered.items() if n >= 5 and n >= 0.5 * filled[p]}
 
 
 def _indent(line: str) -> int:
@@ -395,7 +87,7 @@ def outline_headings(outline: list[dict]) -> list[Heading]:
             continue
         level = entry.get("level")
         title = clean_title(entry["title"])
-        if _has_letters(title):
+        if has_letters(title):
             rank = level if isinstance(level, int) and not isinstance(level, bool) else 1
             headings.append(Heading(rank, title, position))
     return headings
@@ -414,7 +106,7 @@ def _markdown_headings(text: ReadableText) -> list[Heading]:
             match = _ATX.fullmatch(line.lstrip())
             if match and len(match.group(2).split()) <= 30 and not _next_to_code(lines, i):
                 title = clean_title(match.group(2))
-                if _has_letters(title):
+                if has_letters(title):
                     headings.append(Heading(len(match.group(1)), title, i))
         elif (
             i + 1 < len(lines)
@@ -467,7 +159,7 @@ class _Sequence:
 
 def _numbered_headings(text: ReadableText) -> list[Heading]:
     lines = text.lines
-    toc = _toc_pages(text)
+    toc = toc_pages(text)
     arabic, roman, lettered = _Sequence(None), _Sequence(1), _Sequence(1)
     lower_ranks = ((2.4, roman), (2.6, lettered), (3, arabic))
     headings: list[Heading] = []
@@ -490,7 +182,7 @@ def _numbered_headings(text: ReadableText) -> list[Heading]:
         first = stripped[0]
         word = stripped.split(None, 1)[0].casefold()
         if (word in DIVISION_WORDS or word.startswith("§")) and (
-            match := _KEYWORD_LINE.match(stripped)
+            match := KEYWORD_LINE.match(stripped)
         ):
             keyword = match.group("word").casefold()
             if keyword not in DIVISION_WORDS:
@@ -526,7 +218,7 @@ def _numbered_headings(text: ReadableText) -> list[Heading]:
             rest = _without_page_number(match.group("rest"), i, text)
             title = clean_title(rest)
             if (
-                _is_date(stripped)
+                is_date(stripped)
                 or _ends_sentence(rest)
                 or not reads_like_title(title)
                 or not _starts_with_letter(title)
@@ -559,7 +251,7 @@ def _without_page_number(rest: str, i: int, text: ReadableText) -> str:
     """A heading at the top or bottom of a page may carry its page number: "The rule 57"."""
     if i in text.edges:
         stripped = re.sub(r"(?<=\D)\s+\d{1,4}$", "", rest)
-        if _has_letters(stripped):
+        if has_letters(stripped):
             return stripped
     return rest
 
@@ -585,9 +277,9 @@ def _starts_with_letter(title: str) -> bool:
 
 
 def _keyword_rank(keyword: str, number: str) -> float:
-    if keyword in _PART_WORDS:
+    if keyword in PART_WORDS:
         return 0
-    if keyword in _CONTAINER_WORDS:
+    if keyword in CONTAINER_WORDS:
         return 1
     depth = number.count(".") + 1 if number[0].isdigit() else 1
     return 2 if depth == 1 else 2 + depth  # "Section 2.3" sits with "2.3 Title"
@@ -618,7 +310,7 @@ def _starts_heading(line: str) -> bool:
     stripped = line.strip()
     if stripped.startswith("#") or _NUMBERED.match(stripped):
         return True
-    match = _KEYWORD_LINE.match(stripped)
+    match = KEYWORD_LINE.match(stripped)
     return bool(match and match.group("word").casefold() in DIVISION_WORDS)
 
 
@@ -643,7 +335,7 @@ def slide_titles(text: ReadableText) -> list[tuple[int, str]]:
             continue
         last_page = page
         title = clean_title(line)
-        if reads_like_title(title, max_words=10, max_length=90) and not _is_junk(title):
+        if reads_like_title(title, max_words=10, max_length=90) and not is_junk(title):
             titles.append((page, title))
     return titles
 
@@ -709,7 +401,7 @@ def _without_junk(headings: list[Heading]) -> list[Heading]:
         if skipping_below is not None and heading.rank > skipping_below:
             continue
         skipping_below = None
-        if _is_junk(heading.title):
+        if is_junk(heading.title):
             skipping_below = heading.rank
         else:
             kept.append(heading)
