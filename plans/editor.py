@@ -76,6 +76,27 @@ def apply_action(topics: list[EditorTopic], action: str) -> tuple[list[EditorTop
     return topics, None
 
 
+def duplicate_titles(topics: list[EditorTopic]) -> list[PlanProblem]:
+    """Titles used twice: the validator would merge those topics, which in an editor is a
+    surprise, so the learner is asked instead."""
+    first: dict[str, int] = {}
+    problems = []
+    for position, topic in enumerate(topics, start=1):
+        key = " ".join(topic.title.split()).casefold()
+        if not key:
+            continue
+        if key in first:
+            problems.append(
+                PlanProblem(
+                    f"topic {first[key]} already has this title; choose another one",
+                    position,
+                )
+            )
+        else:
+            first[key] = position
+    return problems
+
+
 def raw_plan(topics: list[EditorTopic]) -> list[dict]:
     return [{"title": t.title, "subtopics": t.subtopics} for t in topics]
 

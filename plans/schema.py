@@ -180,24 +180,32 @@ def normalize_plan(raw: Any) -> Plan:
 def preview_plan(raw: Any) -> Plan:
     """The well-formed part of a plan that is still being written, for live display.
 
-    Keeps topics that already have a title and the subtopics that are complete text, cut
-    to the size bounds; never raises. What is eventually saved still goes through
-    `normalize_plan` whole.
+    Keeps topics that already have a title and the subtopics that are complete text,
+    merged and cut to the size bounds so that it never raises. What is eventually saved
+    still goes through `normalize_plan` whole.
     """
     if not isinstance(raw, list):
         return []
-    topics = []
+    topics: dict[str, dict[str, Any]] = {}
     for item in raw:
         if isinstance(item, str):
             item = {"title": item}
         if not isinstance(item, dict) or not isinstance(item.get("title"), str):
             continue
         title = _clean_text(item["title"])[:MAX_TEXT_LENGTH]
-        subtopics = item.get("subtopics")
-        subtopics = subtopics if isinstance(subtopics, list) else []
-        subtopics = [_clean_text(s)[:MAX_TEXT_LENGTH] for s in subtopics if isinstance(s, str)][
-            :MAX_SUBTOPICS
-        ]
-        if title:
-            topics.append({"title": title, "subtopics": subtopics})
-    return normalize_plan(topics[:MAX_TOPICS])
+        if not title:
+            continue
+        if title.casefold() not in topics:
+            if len(topics) == MAX_TOPICS:
+                continue
+            topics[title.casefold()] = {"title": title, "subtopics": {}}
+        subtopics = topics[title.casefold()]["subtopics"]
+        raw_subtopics = item.get("subtopics")
+        for sub in raw_subtopics if isinstance(raw_subtopics, list) else []:
+            if not isinstance(sub, str) or len(subtopics) == MAX_SUBTOPICS:
+                continue
+            if sub := _clean_text(sub)[:MAX_TEXT_LENGTH]:
+                subtopics.setdefault(sub.casefold(), sub)
+    return normalize_plan(
+        [{"title": t["title"], "subtopics": list(t["subtopics"].values())} for t in topics.values()]
+    )

@@ -11,7 +11,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from plans.builder import Cancelled, Completed, Failed, build_plan, signal_cancel
 from plans.builders import select_builder
-from plans.editor import apply_action, attach_problems, raw_plan, topics_from_form, topics_from_plan
+from plans.editor import (
+    apply_action,
+    attach_problems,
+    duplicate_titles,
+    raw_plan,
+    topics_from_form,
+    topics_from_plan,
+)
 from plans.schema import PlanValidationError
 from plans.stream import GenerationStream
 from sessions_app.access import (
@@ -153,6 +160,8 @@ def plan_editor(request, pk):
 
     topics, focus = apply_action(topics_from_form(request.POST), request.POST.get("action", "save"))
     try:
+        if duplicates := duplicate_titles(topics):
+            raise PlanValidationError(duplicates)
         plan = session.save_edited_plan(raw_plan(topics))
     except GenerationRefused as refused:
         return refuse(request, session, refused.message)

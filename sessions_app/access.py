@@ -11,6 +11,7 @@ from inspect import iscoroutinefunction
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, JsonResponse
+from django_htmx.http import HttpResponseClientRedirect
 
 from sessions_app.models import StudySession
 
@@ -34,6 +35,9 @@ def json_error(message: str, status: int, **extra) -> JsonResponse:
 def _anonymous_response(request):
     if wants_json(request) or wants_event_stream(request):
         return json_error("Authentication required: log in first.", 401)
+    if getattr(request, "htmx", False):
+        # A fragment request: send the whole page to the login form, not the fragment.
+        return HttpResponseClientRedirect(redirect_to_login(request.get_full_path()).url)
     return redirect_to_login(request.get_full_path())
 
 

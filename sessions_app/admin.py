@@ -74,7 +74,17 @@ class StudySessionAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     fields = ["id", "owner", "title", "language", *readonly_fields[1:]]
+    autocomplete_fields = ["owner"]
     inlines = [DocumentInline]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            # Only what the form edits: a full save could overwrite the plan, status or
+            # claim that a running generation wrote meanwhile.
+            obj.save(update_fields=[*form.changed_data, "updated_at"])
+        else:
+            super().save_model(request, obj, form, change)
+
     actions = ["reset_status", "clear_draft_plan"]
 
     def get_queryset(self, request):

@@ -10,6 +10,14 @@ def _is_api(request) -> bool:
     return wants_json(request) or wants_event_stream(request)
 
 
+def bad_request(request, exception=None):
+    """Requests Django refuses before any view runs (too many fields or files, bad host)."""
+    message = "The request could not be read: it is malformed or too large."
+    if _is_api(request):
+        return JsonResponse({"error": message}, status=400)
+    return render(request, "400.html", {"message": message}, status=400)
+
+
 def not_found(request, exception=None):
     if _is_api(request):
         return JsonResponse({"error": "Not found."}, status=404)

@@ -208,6 +208,8 @@ DOCX_MAX_COMPRESSION_RATIO = env.int("DOCX_MAX_COMPRESSION_RATIO", default=100)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Django's own cap on files in one request (a 400); the per-session limit is checked per file.
 DATA_UPLOAD_MAX_NUMBER_FILES = max(100, MAX_FILES_PER_SESSION)
+# The plan editor posts a field per topic and subtopic: a full plan (60 × 30) must fit.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2500
 
 LOGGING = {
     "version": 1,

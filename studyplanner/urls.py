@@ -19,5 +19,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "studyplanner.errors.bad_request"
 handler404 = "studyplanner.errors.not_found"
 handler500 = "studyplanner.errors.server_error"

@@ -1,5 +1,6 @@
 """Ownership and authentication on every session URL (SPEC §6)."""
 
+from django.test import Client
 from django.urls import URLPattern, get_resolver, reverse
 
 from tests.base import AppTestCase
@@ -80,6 +81,27 @@ class OwnershipTests(AppTestCase):
         response = self.client.get("/sessions/00000000-0000-0000-0000-000000000000/")
 
         self.assertEqual(response.status_code, 404)
+
+    def test_anonymous_htmx_requests_send_the_whole_page_to_login(self):
+        response = self.client.get(self.urls[0], headers={"hx-request": "true"})
+
+        self.assertEqual(response.status_code, 200)
+        self.assertTrue(response["HX-Redirect"].startswith("/accounts/login/?next="))
+
+
+class CsrfTests(AppTestCase):
+    def test_a_post_without_the_csrf_token_is_refused(self):
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(self.owner)
+        session = self.make_session()
+
+        page = client.post(f"/sessions/{session.pk}/reopen")
+        api = client.post("/sessions/", {"title": "x"}, headers={"accept": "application/json"})
+
+        self.assertEqual(page.status_code, 403)
+        self.assertContains(page, "Please try again", status_code=403)
+        self.assertEqual(api.status_code, 403)
+        self.assertIn("X-CSRFToken", api.json()["error"])
 
 
 class AdminAccessTests(AppTestCase):

@@ -114,6 +114,27 @@ class StudySessionAdminTests(AppTestCase):
         session.refresh_from_db()
         self.assertEqual(session.draft_plan, SAMPLE_PLAN)
 
+    def test_editing_a_session_in_the_admin_keeps_what_a_generation_wrote_meanwhile(self):
+        session = self.make_session(title="Old title")
+        form_page = self.client.get(f"{CHANGELIST}{session.pk}/change/")
+        self.assertEqual(form_page.status_code, 200)
+        StudySession.objects.filter(pk=session.pk).update(draft_plan=SAMPLE_PLAN)  # a run saved
+
+        self.client.post(
+            f"{CHANGELIST}{session.pk}/change/",
+            {
+                "owner": self.owner.pk,
+                "title": "New title",
+                "language": "en",
+                "documents-TOTAL_FORMS": 0,
+                "documents-INITIAL_FORMS": 0,
+            },
+        )
+
+        session.refresh_from_db()
+        self.assertEqual(session.title, "New title")
+        self.assertEqual(session.draft_plan, SAMPLE_PLAN)
+
 
 class GenerationRunAdminTests(AppTestCase):
     def test_runs_are_listed_read_only(self):

@@ -386,6 +386,15 @@ class NonStreamingTests(StreamTestCase):
         self.assertEqual(response["Location"], f"/sessions/{self.session.pk}/")
         self.assertEqual((await self.refreshed()).status, Status.EDITING_PLAN)
 
+    async def test_a_refused_post_from_a_page_goes_back_with_a_message(self):
+        await self.session.aclaim_for_generation()  # e.g. a double click
+        await self.async_client.aforce_login(self.owner)
+
+        response = await self.async_client.post(self.url, headers={"accept": "text/html"})
+
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(response["Location"], f"/sessions/{self.session.pk}/")
+
     async def test_plan_status_reports_status_progress_and_plan(self):
         await StudySession.objects.filter(pk=self.session.pk).aupdate(
             draft_plan=SAMPLE_PLAN, folded_document_ids=[str(self.documents[0].pk)]

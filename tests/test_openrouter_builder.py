@@ -158,6 +158,18 @@ class LongDocumentTests(FakeProviderMixin, SimpleTestCase):
         self.assertEqual(builder.usage.prompt_tokens, 12 * len(prompts))
 
 
+class OutputBudgetTests(SimpleTestCase):
+    def test_the_output_budget_grows_with_the_plan_within_the_cap(self):
+        builder = OpenRouterBuilder(client=object(), model="m")
+        big = [
+            {"order_index": n, "title": f"T{n}", "subtopics": ["x" * 150] * 30} for n in range(60)
+        ]
+
+        self.assertEqual(builder._options([])["max_tokens"], 4096)
+        self.assertGreater(builder._options(big[:5])["max_tokens"], 4096)
+        self.assertEqual(builder._options(big)["max_tokens"], 16384)
+
+
 class PromptTests(SimpleTestCase):
     def test_the_prompt_names_the_language_plan_and_document(self):
         prompt = fold_prompt(LIMITS, "week2.pdf", "Derivatives text", language="pt-BR")

@@ -165,6 +165,18 @@ class FormEditorTests(EditorTestCase):
         self.assertIn("has subtopics but no title", failed_row)
         self.assertNotIn("errorlist", blank_row)
 
+    def test_two_topics_with_the_same_title_are_reported_not_merged(self):
+        rows = self.current_rows()
+        rows[1] = ("1", "limits", rows[1][2])
+
+        response = self.client.post(self.url, self.form(rows), headers=HTMX)
+
+        self.assertEqual(response.status_code, 400)
+        _, first, second, _ = response.content.decode().split('<li class="editor-topic')
+        self.assertIn("topic 1 already has this title", second)
+        self.assertNotIn("errorlist", first)
+        self.assertEqual(self.saved_plan(), SAMPLE_PLAN)
+
     def test_htmx_gets_the_editor_fragment_with_the_saved_state_and_focus(self):
         response = self.client.post(self.url, self.form(self.current_rows(), "up:1"), headers=HTMX)
 
@@ -173,6 +185,24 @@ class FormEditorTests(EditorTestCase):
         self.assertTrue(html.lstrip().startswith('<section id="plan-editor"'))
         self.assertIn("Plan saved.", html)
         self.assertIn('data-focus="down-1"', html)  # the moved topic's control keeps focus
+
+
+class FullSizePlanTests(EditorTestCase):
+    def test_a_plan_at_the_size_limits_saves_through_the_form(self):
+        plan = [
+            {
+                "order_index": n + 1,
+                "title": f"Topic {n}",
+                "subtopics": [f"Idea {n}.{m}" for m in range(30)],
+            }
+            for n in range(60)
+        ]
+        StudySession.objects.filter(pk=self.session.pk).update(draft_plan=plan)
+
+        response = self.client.post(self.url, self.form(self.current_rows(), action="up:59"))
+
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(self.saved_plan()[58]["title"], "Topic 59")
 
 
 class ReopenTests(EditorTestCase):

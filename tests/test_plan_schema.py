@@ -6,6 +6,7 @@ from plans.schema import (
     MAX_TOPICS,
     PlanValidationError,
     normalize_plan,
+    preview_plan,
 )
 
 
@@ -138,3 +139,22 @@ class NormalizePlanTests(SimpleTestCase):
         error = self.assertRejected([1, 2, 3])
 
         self.assertEqual(len(error.problems), 3)
+
+
+class PreviewPlanTests(SimpleTestCase):
+    def test_a_partial_plan_over_the_bounds_is_cut_never_refused(self):
+        partial = [
+            {"title": "Limits", "subtopics": [f"a{n}" for n in range(20)]},
+            {"title": "limits", "subtopics": [f"b{n}" for n in range(20)]},  # merges: 40
+            {"title": "x" * 500},
+            *({"title": f"T{n}"} for n in range(100)),
+            {"subtopics": ["no title yet"]},
+            7,
+        ]
+
+        plan = preview_plan(partial)
+
+        self.assertEqual(plan, normalize_plan(plan))
+        self.assertEqual(len(plan), MAX_TOPICS)
+        self.assertEqual(len(plan[0]["subtopics"]), MAX_SUBTOPICS)
+        self.assertEqual(len(plan[1]["title"]), MAX_TEXT_LENGTH)

@@ -21,7 +21,10 @@ from plans.prompts import PLAN_RESPONSE_FORMAT, SYSTEM_PROMPT, fold_prompt, repa
 from plans.schema import Plan, PlanValidationError, normalize_plan, preview_plan
 
 CHARS_PER_TOKEN = 4  # a deliberately cautious estimate for prose in most languages
-MAX_OUTPUT_TOKENS = 8192
+# Each answer is the whole plan again: room for twice the current plan plus what's new,
+# within what common models allow.
+MIN_OUTPUT_TOKENS = 4096
+MAX_OUTPUT_TOKENS = 16384
 MIN_SECTION_CHARS = 4000
 # A mid-stream failure after content was shown re-runs that section, this many times.
 SECTION_RERUNS = 1
@@ -147,11 +150,12 @@ class OpenRouterBuilder:
         self.max_input_tokens = max_input_tokens or settings.PLAN_MAX_INPUT_TOKENS
         self.usage = Usage()
 
-    def _options(self) -> dict:
+    def _options(self, plan: Plan) -> dict:
+        plan_tokens = len(json.dumps(plan, ensure_ascii=False)) // CHARS_PER_TOKEN
         options = {
             "model": self.model,
             "response_format": PLAN_RESPONSE_FORMAT,
-            "max_tokens": MAX_OUTPUT_TOKENS,
+            "max_tokens": min(MAX_OUTPUT_TOKENS, MIN_OUTPUT_TOKENS + 2 * plan_tokens),
         }
         if "openrouter.ai" in settings.OPENROUTER_BASE_URL:
             # Only route to providers that honour the JSON schema.
@@ -159,8 +163,10 @@ class OpenRouterBuilder:
         return options
 
     def _section_budget(self, plan: Plan) -> int:
+        budget = self.max_input_tokens * CHARS_PER_TOKEN
         overhead = len(SYSTEM_PROMPT) + len(json.dumps(plan, ensure_ascii=False)) + 1000
-        return max(MIN_SECTION_CHARS, self.max_input_tokens * CHARS_PER_TOKEN - overhead)
+        growth = budget // 10  # the plan grows from one section to the next
+        return max(MIN_SECTION_CHARS, budget - overhead - growth)
 
     async def fold(
         self, plan: Plan, document: SourceDocument, *, language: str
@@ -201,7 +207,11 @@ class OpenRouterBuilder:
                 problems = (
                     unusable.problems
                     if isinstance(unusable, PlanOutputError)
-                    else ["The answer was cut off before the end: make the plan more compact."]
+                    else [
+                        "The answer was cut off at the output limit before the plan was "
+                        "complete. Write the whole plan again, keeping every existing topic and "
+                        "subtopic; keep new subtopics short."
+                    ]
                 )
                 attempt_prompt, repaired = repair_prompt(prompt, answer, problems), True
 
@@ -215,7 +225,7 @@ class OpenRouterBuilder:
         for rerun in range(SECTION_RERUNS + 1):
             # What the learner sees already: the plan before this answer.
             answer, shown = "", merge_preview([], plan)
-            stream = self.client.stream(SYSTEM_PROMPT, prompt, **self._options())
+            stream = self.client.stream(SYSTEM_PROMPT, prompt, **self._options(plan))
             try:
                 async for piece in stream:
                     answer += piece

@@ -95,13 +95,44 @@
     }
   });
 
+  // --- A request that failed: say so instead of doing nothing ----------------------------
+  function notify(text) {
+    var toast = document.getElementById("toast");
+    if (!toast) return;
+    toast.textContent = text;
+    toast.hidden = false;
+    window.clearTimeout(notify.timer);
+    notify.timer = window.setTimeout(function () { toast.hidden = true; }, 8000);
+  }
+
+  document.addEventListener("htmx:responseError", function (evt) {
+    var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
+    notify(status === 403
+      ? "Your session expired or the page is out of date: reload the page and try again."
+      : "That didn't work (error " + status + "). Reload the page and try again.");
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    notify("Couldn't reach the server. Check your connection and try again.");
+  });
+
   // --- Plan editor: drag to reorder, focus after a swap, unsaved-changes note ----------
   var dragged = null;
 
+  var orderBefore = "";
+
+  function topicOrder(list) {
+    return Array.prototype.map.call(list.querySelectorAll(".editor-topic[data-key]"), function (li) {
+      return li.dataset.key;
+    }).join(",");
+  }
+
   document.addEventListener("dragstart", function (evt) {
-    var item = evt.target.closest && evt.target.closest(".editor-topic[draggable]");
+    var handle = evt.target.closest && evt.target.closest(".drag-handle");
+    var item = handle && handle.closest(".editor-topic[data-key]");
     if (!item) return;
     dragged = item;
+    orderBefore = topicOrder(item.parentNode);
     item.classList.add("is-dragging");
     evt.dataTransfer.effectAllowed = "move";
     evt.dataTransfer.setData("text/plain", item.dataset.key || "");
@@ -109,7 +140,7 @@
 
   document.addEventListener("dragover", function (evt) {
     if (!dragged) return;
-    var over = evt.target.closest && evt.target.closest(".editor-topic[draggable]");
+    var over = evt.target.closest && evt.target.closest(".editor-topic[data-key]");
     if (!over || over === dragged || over.parentNode !== dragged.parentNode) return;
     evt.preventDefault();
     var box = over.getBoundingClientRect();
@@ -121,7 +152,9 @@
     if (!dragged) return;
     dragged.classList.remove("is-dragging");
     var form = dragged.closest("form");
+    var moved = topicOrder(dragged.parentNode) !== orderBefore;
     dragged = null;
+    if (!moved) return;
     // Save the new order right away, through the same validation as every edit.
     var save = form && form.querySelector('button[name="action"][value="save"]');
     if (save) form.requestSubmit(save);

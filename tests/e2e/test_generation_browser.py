@@ -152,12 +152,13 @@ class GenerationJourneyTests(LiveGenerationTestCase):
         self.assertEqual(self.plan_status()["status"], "EDITING_PLAN")
 
     def test_a_failing_provider_shows_the_error_and_retry_succeeds(self):
-        self.provider.responder = lambda request: Reply.error(401, message="No auth credentials")
+        self.provider.responder = lambda request: Reply.error(503, message="Overloaded")
         self.create_session_with_two_documents("Chemistry")
         self.generate()
 
         alert = self.page.get_by_role("alert")
         expect(alert).to_contain_text("The plan couldn't be finished")
+        expect(alert).to_contain_text("temporary problem")
         self.assertEqual(self.plan_status()["status"], "UPLOADING")
         self.snapshot("error")
 
