@@ -119,7 +119,23 @@ A matrix is a grid of numbers,
 arranged in rows
 ---
 """
-        self.assertEqual(result(text, "la.md"), [("Vectors", []), ("Matrices", [])])
+        # Over two plain sections the lone "Linear Algebra" is the topic.
+        self.assertEqual(result(text, "la.md"), [("Linear Algebra", ["Vectors", "Matrices"])])
+
+    def test_a_lecture_heading_over_a_few_sections_is_the_topic(self):
+        text = "Lecture 2: Derivatives\n\n2.1 The product rule\n2.2 The chain rule\n"
+
+        self.assertEqual(
+            result(text, "week2.txt"),
+            [("Derivatives", ["The product rule", "The chain rule"])],
+        )
+
+    def test_a_title_over_many_sections_is_the_documents_title(self):
+        weeks = "".join(f"## Week {n}: Subject {n}\n\nText.\n\n" for n in range(1, 9))
+
+        topics = result("# Calculus I\n\n" + weeks, "syllabus.md")
+
+        self.assertEqual([title for title, _ in topics], [f"Subject {n}" for n in range(1, 9)])
 
     def test_a_document_with_flat_headings_gives_topics_without_subtopics(self):
         text = "## Sets\n\nText.\n\n## Relations\n\nText.\n\n## Functions\n\nText."

@@ -352,6 +352,9 @@ def title_line(text: ReadableText) -> str | None:
 # --- arranging headings into topics ---------------------------------------------------
 
 
+MANY_SECTIONS = 8
+
+
 def arrange(headings: list[Heading]) -> list[DocumentTopic]:
     """Topics from the highest meaningful level of headings, subtopics from the next one."""
     headings = _without_junk(headings)
@@ -359,12 +362,17 @@ def arrange(headings: list[Heading]) -> list[DocumentTopic]:
         return []
     count = Counter(h.rank for h in headings)
     ranks = sorted(count)
-    # A lone heading above all the others, at the very start, is the document's title.
-    if count[ranks[0]] == 1 and headings[0].rank == ranks[0] and len(headings) >= 3:
+    # A lone heading above all the others, at the very start, is the document's title when
+    # it says so (a Word title, a part, "# Title" over numbered sections), stands over many
+    # sections (a syllabus), or over sections with their own sections (a book). Over a few
+    # plain sections it is the topic — a lecture's "Derivatives" over "Product rule" and
+    # "Chain rule" — and they are its subtopics.
+    lone_top = count[ranks[0]] == 1 and headings[0].rank == ranks[0] and len(ranks) > 1
+    if lone_top and (ranks[0] < 1 or len(ranks) > 2 or count[ranks[1]] >= MANY_SECTIONS):
         headings, ranks = headings[1:], ranks[1:]
     # A few parts over many chapters: the chapters make the better topics.
     parts = count[ranks[0]]
-    if len(ranks) > 1 and 2 <= parts <= 3 and count[ranks[1]] >= max(8, 3 * parts):
+    if len(ranks) > 1 and 2 <= parts <= 3 and count[ranks[1]] >= max(MANY_SECTIONS, 3 * parts):
         headings = [h for h in headings if h.rank != ranks[0]]
         ranks = ranks[1:]
     topic_rank = ranks[0]
