@@ -20,7 +20,7 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 demo-user: migrate
-	$(BIN)/python manage.py create_demo_user
+	$(BIN)/python manage.py create_demo_user --site http://$(HOST):$(PORT)
 
 run: demo-user
 	@echo "Serving Study Planner on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"

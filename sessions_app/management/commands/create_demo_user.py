@@ -10,8 +10,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--username", default="demo")
         parser.add_argument("--password", help="default: a new random password each time")
+        parser.add_argument(
+            "--site", default="http://127.0.0.1:8000", help="where the app is served"
+        )
 
-    def handle(self, *args, username, password, **options):
+    def handle(self, *args, username, password, site, **options):
         password = password or secrets.token_urlsafe(9)
         user, created = get_user_model().objects.get_or_create(username=username)
         user.set_password(password)
@@ -23,6 +26,6 @@ class Command(BaseCommand):
                 f"{verb} the demo learner account.\n"
                 f"    user name: {username}\n"
                 f"    password:  {password}\n"
-                "    log in at  http://127.0.0.1:8000/accounts/login/"
+                f"    log in at  {site.rstrip('/')}/accounts/login/"
             )
         )
