@@ -8,7 +8,9 @@ It creates a fresh PostgreSQL database (default: studyplanner_bench on 127.0.0.1
 postgres), starts the fake provider (bench/fake_server.py) and ONE uvicorn worker of the app
 in processes of their own, and drives the load with an aiohttp client. It reports:
 
-- first byte: request → `started` event, p50/p95, on sessions of three 1 MB documents;
+- first byte: request → `started` event, p50/p95, on sessions of three 1 MB documents, one
+  request at a time (each stream is cut after `started`, and the next request waits until
+  the server has released that session);
 - relay: a topic completed upstream → the `progress` event showing it, p50/p95;
 - overhead: a 10-document session, end to end against the sum of its upstream calls;
 - concurrency: N simultaneous 3-document generations against a lone one (p95 ratio), with
@@ -90,7 +92,17 @@ class Bench:
         )
         self.fake_url = self.fake.stdout.readline().strip()
 
-    def fake_requests(self) -> list[dict]:
+    def fake_requests(self, scenario: str | None = None) -> list[dict]:
+        """The upstream requests since the last call (only `scenario`'s documents if given:
+        a scenario's cut-off streams may still reach the fake during the next one)."""
+        requests = self._dump_fake_requests()
+        if scenario is None:
+            return requests
+        return [
+            r for r in requests if (r["document"] or "").startswith(f'New document "{scenario}-')
+        ]
+
+    def _dump_fake_requests(self) -> list[dict]:
         path = self.folder / f"dump-{time.monotonic_ns()}.jsonl"
         self.fake.stdin.write(f"dump {path}\n")
         self.fake.stdin.flush()
@@ -221,6 +233,16 @@ class Bench:
             raise RuntimeError(f"generation of {session_id} ended with {last}")
         return timeline
 
+    async def released(self, http, session_id: str, within: float = 5.0) -> None:
+        url = f"http://127.0.0.1:{self.port}/sessions/{session_id}/plan-status"
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            async with http.get(url, headers={"Cookie": self.cookie}) as response:
+                if (await response.json())["status"] != "GENERATING_PLAN":
+                    return
+            await asyncio.sleep(0.02)  # polling the server's state, with a deadline
+        raise RuntimeError(f"session {session_id} still generating after {within} s")
+
     # --- scenarios ----------------------------------------------------------------------------
 
     def prepare(self) -> None:
@@ -254,6 +276,9 @@ class Bench:
         for session_id in ids:
             timeline = await self.generate(http, session_id, stop_after_started=True)
             delays.append(timeline["events"][0][0] - timeline["start"])
+            # Each sample on a settled server: not while the previous one is still being
+            # cleaned up (the client left right after `started`).
+            await self.released(http, session_id)
         self.fake_requests()
         self.results["first_byte_s"] = delays
         print(f"first byte (request → started, 3 × 1 MB documents): {summary(delays)}")
@@ -270,7 +295,7 @@ class Bench:
                         seen.setdefault(count, at)
             received.append(seen)
         delays = []
-        for seen, request in zip(received, self.fake_requests(), strict=True):
+        for seen, request in zip(received, self.fake_requests("relay"), strict=True):
             # Part 0 is the role chunk; part k carries topic k.
             for topic, sent in enumerate(request["sent_at"][1:], start=1):
                 if topic in seen:
@@ -281,7 +306,7 @@ class Bench:
     async def overhead(self, http) -> None:
         [session_id] = self.ids["overhead"]
         timeline = await self.generate(http, session_id)
-        requests = self.fake_requests()
+        requests = self.fake_requests("over")
         upstream = sum(r["completed_at"] - r["arrived_at"] for r in requests)
         total = timeline["events"][-1][0] - timeline["start"]
         budget = 1.05 * upstream + 0.1
