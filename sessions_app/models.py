@@ -281,10 +281,7 @@ class StudySession(models.Model):
         """
         now = timezone.now()
         released = self._fenced().update(
-            status=self.Status.UPLOADING,
-            generation_token=None,
-            generation_heartbeat_at=None,
-            cancel_requested_at=None,
+            **_NO_GENERATION,
             updated_at=now,
         )
         if released:
@@ -311,10 +308,7 @@ class StudySession(models.Model):
             pk=self.pk,
             status=self.Status.GENERATING_PLAN,
         ).update(
-            status=self.Status.UPLOADING,
-            generation_token=None,
-            generation_heartbeat_at=None,
-            cancel_requested_at=None,
+            **_NO_GENERATION,
             updated_at=now,
         )
         if released:
@@ -360,10 +354,7 @@ class StudySession(models.Model):
         """Staff reset: back to UPLOADING whatever the state; clears heartbeat and cancel flag."""
         now = timezone.now()
         StudySession.objects.filter(pk=self.pk).update(
-            status=self.Status.UPLOADING,
-            generation_token=None,
-            generation_heartbeat_at=None,
-            cancel_requested_at=None,
+            **_NO_GENERATION,
             updated_at=now,
         )
         from plans.models import GenerationRun
@@ -393,6 +384,15 @@ class StudySession(models.Model):
 
     async def arequest_cancel(self) -> bool:
         return await run_db(self.request_cancel)
+
+
+# The columns of a session no generation holds: what every way of ending one writes.
+_NO_GENERATION = {
+    "status": StudySession.Status.UPLOADING,
+    "generation_token": None,
+    "generation_heartbeat_at": None,
+    "cancel_requested_at": None,
+}
 
 
 def document_upload_to(document: "Document", filename: str) -> str:

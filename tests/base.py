@@ -1,6 +1,9 @@
 """Shared arrangements: three users (the owner, another learner, staff) and small factories."""
 
+import threading
+
 from django.contrib.auth import get_user_model
+from django.db import connection, connections
 from django.test import TestCase, TransactionTestCase
 
 from sessions_app.models import Document, StudySession
@@ -51,3 +54,28 @@ class AppTransactionTestCase(Factories, TransactionTestCase):
 
     def setUp(self):
         _make_users(self)
+
+
+def run_at_once(actions: list) -> list:
+    """Run each callable on its own thread, all released at the same moment; their results
+    in order (an exception is returned, not raised, so a test can show it). Each thread
+    connects to the database before the start so the calls really collide."""
+    barrier = threading.Barrier(len(actions), timeout=30)
+    results: list = [None] * len(actions)
+
+    def run(index, action):
+        try:
+            connection.ensure_connection()
+            barrier.wait()
+            results[index] = action()
+        except Exception as error:
+            results[index] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(actions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
