@@ -139,3 +139,18 @@ class SessionDetailTests(AppTestCase):
         self.assertContains(response, "&lt;script&gt;x()&lt;/script&gt;")
         self.assertNotContains(response, "<script>x()</script>")
         self.assertNotContains(response, "<b>bold</b>")
+
+    def test_the_generate_button_swaps_in_the_live_panel_connected_to_the_stream(self):
+        session = self.make_session()
+        self.make_document(session)
+
+        response = self.client.get(
+            f"/sessions/{session.pk}/?panel=live", headers={"hx-request": "true"}
+        )
+
+        html = response.content.decode()
+        self.assertTrue(html.lstrip().startswith('<section id="generation"'), html[:200])
+        self.assertIn(f'sse-connect="/sessions/{session.pk}/generate-plan?format=html"', html)
+        self.assertIn('sse-close="completed"', html)
+        self.assertIn('aria-live="polite"', html)
+        self.assertNotIn("{#", html)  # no template syntax leaks into the page
