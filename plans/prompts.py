@@ -8,7 +8,7 @@ output needs an object at the top.
 import json
 
 from plans.schema import MAX_SUBTOPICS, MAX_TEXT_LENGTH, MAX_TOPICS, Plan
-from sessions_app.forms import COMMON_LANGUAGES
+from sessions_app.languages import COMMON_LANGUAGES
 
 _LANGUAGE_NAMES = dict(COMMON_LANGUAGES)
 

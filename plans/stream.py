@@ -14,11 +14,10 @@ from contextlib import aclosing
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from plans.builder import PlanEvent, end_claim
-from plans.pacing import PING, paced
-from plans.sse import encode_comment, encode_event, encode_retry
-from sessions_app.db import run_db
+from plans.generation import PlanEvent, end_claim
 from sessions_app.models import StudySession
+from studyplanner.db import run_db
+from studyplanner.sse import PING, encode_comment, encode_event, encode_retry, paced
 
 RECONNECT_MS = 3000
 UNREAD_GRACE = 10.0  # seconds a response may wait for its body to be read

@@ -9,7 +9,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from plans.builder import Cancelled, Completed, Failed, build_plan, signal_cancel
 from plans.builders import select_builder
 from plans.editor import (
     apply_action,
@@ -19,21 +18,15 @@ from plans.editor import (
     topics_from_form,
     topics_from_plan,
 )
-from plans.schema import PlanValidationError
+from plans.generation import Cancelled, Completed, Failed, build_plan, signal_cancel
+from plans.schema import PlanValidationError, normalize_plan
 from plans.stream import GenerationStream
-from sessions_app.access import (
-    BadJSON,
-    aget_session_for,
-    get_session_for,
-    json_error,
-    login_required,
-    request_data,
-    wants_json,
-)
-from sessions_app.db import run_db
-from sessions_app.forms import normalize_language_tag
+from sessions_app.access import aget_session_for, get_session_for
+from sessions_app.languages import normalize_language_tag
 from sessions_app.models import GenerationRefused
-from sessions_app.views import detail_context, refuse
+from sessions_app.pages import detail_context, refuse
+from studyplanner.db import run_db
+from studyplanner.http import BadJSON, json_error, login_required, request_data, wants_json
 
 
 @login_required
@@ -162,7 +155,7 @@ def plan_editor(request, pk):
     try:
         if duplicates := duplicate_titles(topics):
             raise PlanValidationError(duplicates)
-        plan = session.save_edited_plan(raw_plan(topics))
+        plan = session.save_edited_plan(normalize_plan(raw_plan(topics)))
     except GenerationRefused as refused:
         return refuse(request, session, refused.message)
     except PlanValidationError as invalid:
@@ -196,7 +189,7 @@ def _save_plan_from_json(request, session):
     if "plan" not in data:
         return json_error('Send the plan as {"plan": [...]}.', 400)
     try:
-        plan = session.save_edited_plan(data["plan"])
+        plan = session.save_edited_plan(normalize_plan(data["plan"]))
     except GenerationRefused as refused:
         return json_error(refused.message, 409, reason=refused.reason)
     except PlanValidationError as invalid:

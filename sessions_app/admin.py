@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
-from sessions_app.models import Document, StudySession
+from sessions_app.models import Document, GenerationRun, StudySession
 
 
 def render_plan_outline(plan) -> str:
@@ -185,3 +185,37 @@ class DocumentAdmin(admin.ModelAdmin):
             f"{counts[Document.Status.FAILED]} failed.",
             messages.SUCCESS,
         )
+
+
+@admin.register(GenerationRun)
+class GenerationRunAdmin(admin.ModelAdmin):
+    """Read-only history: runs are written by the generator, never by hand."""
+
+    list_display = [
+        "session",
+        "outcome",
+        "started_at",
+        "duration",
+        "documents_processed",
+        "builder",
+        "model",
+        "prompt_tokens",
+        "completion_tokens",
+        "short_error",
+    ]
+    list_filter = ["outcome", "builder"]
+    search_fields = ["session__title", "session__owner__username", "error"]
+    list_select_related = ["session"]
+
+    @admin.display(description="error")
+    def short_error(self, obj):
+        return obj.error[:120]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from sessions_app.db import run_db
+from studyplanner.db import run_db
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +99,21 @@ class StudySession(models.Model):
 
     def __str__(self):
         return self.title
+
+    def to_dict(self) -> dict:
+        """The session as the JSON API shows it (SPEC §6)."""
+        progress = self.progress()
+        return {
+            "id": str(self.id),
+            "title": self.title,
+            "language": self.language,
+            "status": self.status,
+            "documents": [d.to_dict() for d in self.documents.defer("content_text")],
+            "draft_plan": self.plan,
+            "progress": {"done": progress.done, "total": progress.total},
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
 
     # --- derived state ---------------------------------------------------------------
 
@@ -210,12 +225,9 @@ class StudySession(models.Model):
             )
         self.refresh_from_db()
         # A takeover: whatever run the dead worker left "running" is over.
-        from plans.models import GenerationRun
-
-        GenerationRun.objects.filter(session=self, outcome=GenerationRun.Outcome.RUNNING).update(
-            outcome=GenerationRun.Outcome.FAILED,
-            finished_at=now,
-            error="The worker generating this plan stopped responding; the run was taken over.",
+        self.generation_runs.end(
+            GenerationRun.Outcome.FAILED,
+            "The worker generating this plan stopped responding; the run was taken over.",
         )
 
     def heartbeat(self) -> HeartbeatState:
@@ -253,10 +265,8 @@ class StudySession(models.Model):
         return cancel.first() is not None
 
     def complete_with_plan(self, plan: list) -> None:
-        """GENERATING_PLAN → EDITING_PLAN with the finished plan (validated first)."""
-        from plans.schema import normalize_plan
-
-        plan = normalize_plan(plan)
+        """GENERATING_PLAN → EDITING_PLAN with the finished plan, which the caller has
+        validated (plans.schema.normalize_plan)."""
         now = timezone.now()
         updated = self._fenced().update(
             status=self.Status.EDITING_PLAN,
@@ -312,14 +322,9 @@ class StudySession(models.Model):
             updated_at=now,
         )
         if released:
-            from plans.models import GenerationRun
-
-            GenerationRun.objects.filter(
-                session=self, outcome=GenerationRun.Outcome.RUNNING
-            ).update(
-                outcome=GenerationRun.Outcome.CANCELLED,
-                finished_at=now,
-                error="Cancelled by the learner; its worker had stopped responding.",
+            self.generation_runs.end(
+                GenerationRun.Outcome.CANCELLED,
+                "Cancelled by the learner; its worker had stopped responding.",
             )
             self.refresh_from_db()
         return bool(released)
@@ -336,10 +341,8 @@ class StudySession(models.Model):
             )
 
     def save_edited_plan(self, plan: list) -> list:
-        """Store a learner's edit (validated first); only while the plan is being edited."""
-        from plans.schema import normalize_plan
-
-        plan = normalize_plan(plan)
+        """Store a learner's edit, which the caller has validated
+        (plans.schema.normalize_plan); only while the plan is being edited."""
         updated = StudySession.objects.filter(pk=self.pk, status=self.Status.EDITING_PLAN).update(
             draft_plan=plan, updated_at=timezone.now()
         )
@@ -357,11 +360,7 @@ class StudySession(models.Model):
             **_NO_GENERATION,
             updated_at=now,
         )
-        from plans.models import GenerationRun
-
-        GenerationRun.objects.filter(session=self, outcome=GenerationRun.Outcome.RUNNING).update(
-            outcome=GenerationRun.Outcome.FAILED, finished_at=now, error="Reset by staff."
-        )
+        self.generation_runs.end(GenerationRun.Outcome.FAILED, "Reset by staff.")
         self.refresh_from_db()
 
     def clear_draft_plan(self) -> None:
@@ -372,7 +371,7 @@ class StudySession(models.Model):
         self.refresh_from_db()
 
     # Async twins for the streaming code: each is one short database block that hands its
-    # connection back afterwards (see sessions_app.db.run_db).
+    # connection back afterwards (see studyplanner.db.run_db).
     async def aclaim_for_generation(self) -> None:
         await run_db(self.claim_for_generation)
 
@@ -393,6 +392,70 @@ _NO_GENERATION = {
     "generation_heartbeat_at": None,
     "cancel_requested_at": None,
 }
+
+
+class GenerationRunQuerySet(models.QuerySet):
+    def running(self):
+        return self.filter(outcome=GenerationRun.Outcome.RUNNING)
+
+    def end(self, outcome: str, error: str = "") -> int:
+        """Close the runs of this queryset that are still running; returns how many."""
+        return self.running().update(outcome=outcome, error=error, finished_at=timezone.now())
+
+    def since(self, moment):
+        return self.filter(started_at__gte=moment)
+
+    def outcomes(self) -> dict[str, int]:
+        """How many runs of this queryset ended (or are) in each outcome, counted in SQL."""
+        rows = self.order_by().values_list("outcome").annotate(n=models.Count("id"))
+        return dict(rows)
+
+
+class GenerationRun(models.Model):
+    """One attempt at generating a session's plan: the history staff read in the admin.
+
+    It lives beside the status machine that opens and closes it (the table keeps its
+    original name from when it belonged to `plans`).
+    """
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.ForeignKey(
+        StudySession, on_delete=models.CASCADE, related_name="generation_runs"
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.RUNNING)
+    documents_total = models.PositiveIntegerField(default=0)
+    documents_processed = models.PositiveIntegerField(default=0)
+    resumed_from = models.PositiveIntegerField(default=0)
+    builder = models.CharField(max_length=20)
+    model = models.CharField(max_length=200, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    objects = GenerationRunQuerySet.as_manager()
+
+    class Meta:
+        db_table = "plans_generationrun"
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["session", "outcome"], name="run_session_outcome")]
+
+    def __str__(self):
+        return f"{self.session} · {self.get_outcome_display()} · {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def duration(self):
+        if self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
 
 
 def document_upload_to(document: "Document", filename: str) -> str:
@@ -443,6 +506,17 @@ class Document(models.Model):
 
     def __str__(self):
         return self.original_name
+
+    def to_dict(self) -> dict:
+        return {
+            "id": str(self.id),
+            "name": self.original_name,
+            "status": self.status,
+            "error": self.error,
+            "size": self.size,
+            "content_type": self.content_type,
+            "page_count": self.page_count,
+        }
 
     def mark_processing(self) -> None:
         self.status = self.Status.PROCESSING

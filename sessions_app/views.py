@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.db import transaction
@@ -6,46 +5,14 @@ from django.db.models import Count
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRefresh
 
-from sessions_app.access import (
-    BadJSON,
-    get_session_for,
-    json_error,
-    login_required,
-    request_data,
-    wants_json,
-)
-from sessions_app.forms import COMMON_LANGUAGES, SignUpForm, StudySessionForm, language_from_request
+from sessions_app.access import get_session_for
+from sessions_app.forms import SignUpForm, StudySessionForm
+from sessions_app.languages import COMMON_LANGUAGES, language_from_request
 from sessions_app.models import Document, GenerationRefused, StudySession
+from sessions_app.pages import detail_context, refuse
 from sessions_app.uploads import add_documents
-
-
-def document_json(document: Document) -> dict:
-    return {
-        "id": str(document.id),
-        "name": document.original_name,
-        "status": document.status,
-        "error": document.error,
-        "size": document.size,
-        "content_type": document.content_type,
-        "page_count": document.page_count,
-    }
-
-
-def session_json(session: StudySession) -> dict:
-    progress = session.progress()
-    return {
-        "id": str(session.id),
-        "title": session.title,
-        "language": session.language,
-        "status": session.status,
-        "documents": [document_json(d) for d in session.documents.defer("content_text")],
-        "draft_plan": session.plan,
-        "progress": {"done": progress.done, "total": progress.total},
-        "created_at": session.created_at.isoformat(),
-        "updated_at": session.updated_at.isoformat(),
-    }
+from studyplanner.http import BadJSON, json_error, login_required, request_data, wants_json
 
 
 @login_required
@@ -62,7 +29,7 @@ def session_list(request):
             session.owner = request.user
             session.save()
             if wants_json(request):
-                return JsonResponse(session_json(session), status=201)
+                return JsonResponse(session.to_dict(), status=201)
             return redirect("sessions:detail", pk=session.pk)
         if wants_json(request):
             return json_error("The session could not be created.", 400, fields=form.errors)
@@ -92,30 +59,12 @@ def session_list(request):
     return render(request, "sessions/list.html", context, status=400 if form.errors else 200)
 
 
-def detail_context(session: StudySession, **extra) -> dict:
-    """Everything the session page and its partials need."""
-    from plans.editor import topics_from_plan
-
-    refusal = session.refusal()
-    context = {
-        "session": session,
-        "documents": list(session.documents.defer("content_text")),
-        "progress": session.progress(),
-        "can_generate": refusal is None,
-        "cannot_generate": refusal.message if refusal else "",
-        "max_upload_mb": settings.MAX_UPLOAD_MB,
-    }
-    if session.status == StudySession.Status.EDITING_PLAN:
-        context["editor_topics"] = topics_from_plan(session.plan)
-    return {**context, **extra}
-
-
 @login_required
 @require_GET
 def session_detail(request, pk):
     session = get_session_for(request, pk)
     if wants_json(request):
-        return JsonResponse(session_json(session))
+        return JsonResponse(session.to_dict())
     template = "sessions/detail.html"
     if request.htmx and request.GET.get("panel") == "live":
         template += "#generation-live"  # the Generate button swaps in the live panel
@@ -137,16 +86,6 @@ def signup(request):
     )
 
 
-def refuse(request, session, message: str, status: int = 409):
-    """A refusal the learner can act on: JSON with the status, else a message on the page."""
-    if wants_json(request):
-        return json_error(message, status)
-    messages.error(request, message)
-    if request.htmx and not request.htmx.boosted:
-        return HttpResponseClientRefresh()  # a fragment swap can't show a page message
-    return redirect("sessions:detail", pk=session.pk)
-
-
 def _why_documents_are_locked(session: StudySession) -> str | None:
     if session.status == StudySession.Status.GENERATING_PLAN:
         return "A plan is being generated; wait for it to finish or cancel it first."
@@ -166,7 +105,7 @@ def upload_documents(request, pk):
         return refuse(request, session, reason)
     documents = add_documents(session, uploads)
     if wants_json(request):
-        return JsonResponse({"documents": [document_json(d) for d in documents]}, status=201)
+        return JsonResponse({"documents": [d.to_dict() for d in documents]}, status=201)
     failed = [d for d in documents if d.status == Document.Status.FAILED]
     if added := len(documents) - len(failed):
         messages.success(request, f"Added {added} document{'' if added == 1 else 's'}.")
@@ -200,7 +139,7 @@ def reopen_session(request, pk):
     except GenerationRefused as refused:
         return refuse(request, session, refused.message)
     if wants_json(request):
-        return JsonResponse(session_json(session))
+        return JsonResponse(session.to_dict())
     return redirect("sessions:detail", pk=session.pk)
 
 

@@ -18,7 +18,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 
 
 async def _run_shutdown_hooks() -> None:
-    from plans.ai_client import close_clients
+    from ai import close_clients
 
     await close_clients()
 

@@ -3,7 +3,7 @@
 from django.http import JsonResponse
 from django.shortcuts import render
 
-from sessions_app.access import wants_event_stream, wants_json
+from studyplanner.http import wants_event_stream, wants_json
 
 
 def _is_api(request) -> bool:

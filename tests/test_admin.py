@@ -3,8 +3,7 @@ from datetime import timedelta
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.utils import timezone
 
-from plans.models import GenerationRun
-from sessions_app.models import StudySession
+from sessions_app.models import GenerationRun, StudySession
 from tests.base import SAMPLE_PLAN, AppTestCase
 
 CHANGELIST = "/admin/sessions_app/studysession/"
@@ -150,12 +149,12 @@ class GenerationRunAdminTests(AppTestCase):
         )
         self.client.force_login(self.staff)
 
-        listing = self.client.get("/admin/plans/generationrun/")
+        listing = self.client.get("/admin/sessions_app/generationrun/")
         change = self.client.post(
-            f"/admin/plans/generationrun/{run.pk}/change/", {"error": "edited"}
+            f"/admin/sessions_app/generationrun/{run.pk}/change/", {"error": "edited"}
         )
 
         self.assertContains(listing, "The provider is overloaded.")
         self.assertContains(listing, "120")
         self.assertEqual(change.status_code, 403)
-        self.assertEqual(self.client.get("/admin/plans/generationrun/add/").status_code, 403)
+        self.assertEqual(self.client.get("/admin/sessions_app/generationrun/add/").status_code, 403)

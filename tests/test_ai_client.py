@@ -7,7 +7,7 @@ import time
 
 from django.test import SimpleTestCase, override_settings
 
-from plans.ai_client import (
+from ai import (
     AIClient,
     AITimeoutError,
     close_clients,

@@ -9,7 +9,7 @@ import time
 
 from django.test import SimpleTestCase, override_settings
 
-from plans.ai_client import (
+from ai import (
     AIAuthenticationError,
     AIBadRequestError,
     AIClient,
@@ -87,7 +87,10 @@ class FaultTestCase(FakeProviderMixin, SimpleTestCase):
             async with self.ai_client(**options).stream("s", "u", model="m") as stream:
                 async for piece in stream:
                     pieces.append(piece)
-        self.assertIsNone(stream.completion)
+        self.last_stream = stream
+        # Only an answer cut at the output limit ended (and was paid for): its completion stays.
+        if not isinstance(caught.exception, AIOutputTruncatedError):
+            self.assertIsNone(stream.completion)
         return pieces, caught.exception
 
     async def complete_until_error(self, **options) -> AIError:
@@ -356,6 +359,7 @@ class StreamFaultTests(FaultTestCase):
         self.assertEqual(error.completion.finish_reason, "length")
         self.assertEqual(error.completion.completion_tokens, 34)
         self.assertEqual(len(self.provider.requests), 1)
+        self.assertIs(self.last_stream.completion, error.completion)
 
     async def test_finish_reason_length_before_any_content_is_not_retried(self):
         self.provider.enqueue(Reply.length(""))

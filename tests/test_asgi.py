@@ -1,7 +1,7 @@
 from asgiref.testing import ApplicationCommunicator
 from django.test import SimpleTestCase
 
-from plans.ai_http import shared_http_client
+from ai.transport import shared_http_client
 from studyplanner.asgi import application
 
 

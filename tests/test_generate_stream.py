@@ -4,9 +4,8 @@ import itertools
 
 from django.test import override_settings
 
-from plans.models import GenerationRun
-from sessions_app.db import run_db
-from sessions_app.models import StudySession
+from sessions_app.models import GenerationRun, StudySession
+from studyplanner.db import run_db
 from tests.base import SAMPLE_PLAN, AppTestCase
 from tests.fakes import FakeProviderMixin, Reply
 from tests.plans_scripts import WEEK_PLANS, ScriptedPlans, document_in, plan_json

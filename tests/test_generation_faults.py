@@ -7,8 +7,7 @@ import socket
 
 from django.test import override_settings
 
-from plans.models import GenerationRun
-from sessions_app.models import StudySession
+from sessions_app.models import GenerationRun, StudySession
 from tests.fakes import Reply
 from tests.plans_scripts import WEEK_PLANS, ScriptedPlans, document_in, plan_json
 from tests.streams import read_all

@@ -6,7 +6,7 @@ import itertools
 
 from django.test import SimpleTestCase
 
-from plans.builders import SourceDocument
+from plans.builders.base import SourceDocument
 from plans.builders.offline import fold_document, readable_name
 from plans.schema import MAX_SUBTOPICS, MAX_TEXT_LENGTH, MAX_TOPICS, normalize_plan
 from sessions_app.extraction import extract_document

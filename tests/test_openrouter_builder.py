@@ -2,7 +2,7 @@ import json
 
 from django.test import SimpleTestCase, override_settings
 
-from plans.builders import SourceDocument
+from plans.builders.base import SourceDocument
 from plans.builders.openrouter import (
     OpenRouterBuilder,
     PlanOutputError,
@@ -156,6 +156,25 @@ class LongDocumentTests(FakeProviderMixin, SimpleTestCase):
             [t["title"] for t in steps[-1].plan], [f"Part {n}" for n in range(1, len(prompts) + 1)]
         )
         self.assertEqual(builder.usage.prompt_tokens, 12 * len(prompts))
+
+
+@override_settings(AI_RETRY_MAX_WAIT=0.01)
+class UsageTests(FakeProviderMixin, SimpleTestCase):
+    async def test_the_tokens_of_an_answer_cut_at_the_output_limit_are_counted(self):
+        whole = json.dumps({"topics": [{"title": "Limits", "subtopics": ["Definition"]}]})
+        replies = iter([Reply.stream(whole[:20], finish_reason="length"), None])
+        self.provider.responder = lambda request: next(replies) or Reply.answer(request, whole)
+        builder = OpenRouterBuilder()
+
+        steps = [
+            step
+            async for step in builder.fold([], SourceDocument("a.md", "# Limits"), language="en")
+        ]
+
+        self.assertEqual(len(self.provider.requests), 2)  # the cut answer, then the repair
+        self.assertEqual(steps[-1].plan[0]["title"], "Limits")
+        self.assertEqual(builder.usage.prompt_tokens, 24)
+        self.assertEqual(builder.usage.completion_tokens, 68)
 
 
 class OutputBudgetTests(SimpleTestCase):

@@ -4,8 +4,8 @@ import time
 
 from django.test import SimpleTestCase
 
-from plans.builder import Completed, DocumentProcessed, Progress
-from plans.pacing import PING, paced
+from plans.generation import Completed, DocumentProcessed, Progress
+from studyplanner.sse import PING, paced
 
 
 def progress(n: int) -> Progress:

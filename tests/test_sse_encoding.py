@@ -1,6 +1,6 @@
 from django.test import SimpleTestCase
 
-from plans.sse import encode_comment, encode_event, encode_retry
+from studyplanner.sse import encode_comment, encode_event, encode_retry
 from tests.streams import parse_stream
 
 

@@ -10,11 +10,10 @@ from asgiref.testing import ApplicationCommunicator
 from django.test import override_settings
 from django.utils import timezone
 
-from plans.builder import build_plan
 from plans.builders import select_builder
-from plans.models import GenerationRun
+from plans.generation import build_plan
 from plans.stream import GenerationStream
-from sessions_app.models import StudySession
+from sessions_app.models import GenerationRun, StudySession
 from studyplanner.asgi import application
 from tests.base import AppTransactionTestCase
 from tests.fakes import FakeProviderMixin

@@ -14,9 +14,8 @@ from collections.abc import AsyncIterator
 import jiter
 from django.conf import settings
 
-from plans.ai_client import AIError, AIOutputTruncatedError, get_client
-from plans.builder import PlanGenerationError
-from plans.builders import FoldStep, SourceDocument, Usage
+from ai import AIError, AIOutputTruncatedError, get_client
+from plans.builders.base import FoldStep, PlanGenerationError, SourceDocument, Usage
 from plans.prompts import PLAN_RESPONSE_FORMAT, SYSTEM_PROMPT, fold_prompt, repair_prompt
 from plans.schema import Plan, PlanValidationError, normalize_plan, preview_plan
 

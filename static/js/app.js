@@ -4,8 +4,6 @@
   document.documentElement.classList.add("js");
 
   // --- Live generation (htmx SSE extension) ------------------------------------------
-  var FINAL_EVENTS = ["completed", "error", "cancelled"];
-
   document.addEventListener("htmx:sseBeforeMessage", function (evt) {
     var message = evt.detail;
     // EventSource reports its own connection errors as "error" events too (no data):
@@ -16,7 +14,9 @@
     }
     // A final event ends the generation: close the stream so the browser never
     // reconnects into a finished (or failed) run.
-    if (FINAL_EVENTS.indexOf(message.type) !== -1 && message.target && message.target.close) {
+    var panel = evt.target.closest("[data-final-events]");
+    var finalEvents = panel ? panel.getAttribute("data-final-events").split(",") : [];
+    if (finalEvents.indexOf(message.type) !== -1 && message.target && message.target.close) {
       message.target.close();
     }
   });

@@ -5,7 +5,7 @@ import functools
 import inspect
 import threading
 
-from plans.ai_client import close_clients
+from ai import close_clients
 from tests.fakes.provider import (
     DONE,
     KEEPALIVE,

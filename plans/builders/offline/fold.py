@@ -1,8 +1,8 @@
 """The offline plan builder: no network, no key, deterministic (SPEC §5).
 
-A document's topics come from its own structure (plans.builders.structure: the outline,
+A document's topics come from its own structure (plans.builders.offline.structure: the outline,
 Markdown, numbered and "Chapter N:" headings, slide titles), or, for text without any, from
-its key phrases (plans.builders.keyphrases). They are merged into the current plan one at a
+its key phrases (plans.builders.offline.keyphrases). They are merged into the current plan one at a
 time by title similarity, so the learner's topics, titles and order stay as they are.
 """
 
@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from plans.builders import SourceDocument
-from plans.builders.keyphrases import fold_plural, key_phrases
-from plans.builders.readable import readable_text
-from plans.builders.structure import (
+from plans.builders.base import SourceDocument
+from plans.builders.offline.keyphrases import fold_plural, key_phrases
+from plans.builders.offline.readable import readable_text
+from plans.builders.offline.structure import (
     DocumentTopic,
     arrange,
     outline_headings,
@@ -23,7 +23,7 @@ from plans.builders.structure import (
     text_headings,
     title_line,
 )
-from plans.builders.titles import DIVISION_WORDS, clip
+from plans.builders.offline.titles import DIVISION_WORDS, clip
 from plans.schema import MAX_SUBTOPICS, MAX_TOPICS, Plan, normalize_plan
 
 # An outline (PDF bookmarks, DOCX heading styles) with fewer entries says little: one

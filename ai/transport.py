@@ -1,7 +1,7 @@
 """The HTTP side of a call to the provider: its settings (URL, headers, timeouts, attempts)
 and the shared HTTP clients every request goes through, one connection pool per event loop.
 
-Part of the AI client (plans/ai_client.py), which re-exports `close_clients`.
+Part of the AI client (ai/client.py), which re-exports `close_clients`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A document's headings — from its outline or its text — arranged as topics and subtopics.
 
-Part of the offline plan builder. The text comes as plans.builders.readable's
+Part of the offline plan builder. The text comes as plans.builders.offline.readable's
 `ReadableText`, with page numbers, running headers and footers and code already blanked.
 Lines that look like headings but aren't — code, sentences, numbered list items, table
 rows, tables of contents — are left out here.
@@ -10,8 +10,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from plans.builders.readable import ReadableText, toc_pages
-from plans.builders.titles import (
+from plans.builders.offline.readable import ReadableText, toc_pages
+from plans.builders.offline.titles import (
     CONTAINER_WORDS,
     DIVISION_WORDS,
     KEYWORD_LINE,

@@ -1,8 +1,8 @@
 """A whole answer: `Completion`, the request that gets one in a single response, and how
 the provider's JSON says what was answered (the first choice, token usage, finish reason).
 
-Part of the AI client (plans/ai_client.py), which retries `complete_once` and re-exports
-`Completion`; a streamed answer (plans/ai_stream.py) is read into the same `Completion`.
+Part of the AI client (ai/client.py), which retries `complete_once` and re-exports
+`Completion`; a streamed answer (ai/stream.py) is read into the same `Completion`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from plans.ai_errors import (
+from ai.errors import (
     AIForbiddenError,
     AIOutputTruncatedError,
     AIProviderError,
@@ -20,7 +20,7 @@ from plans.ai_errors import (
     error_for_response,
     error_in_answer,
 )
-from plans.ai_http import CallConfig, shared_http_client
+from ai.transport import CallConfig, shared_http_client
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The failures of an AI call as typed exceptions (re-exported by `plans.ai_client`), and
+"""The failures of an AI call as typed exceptions (re-exported by the `ai` package), and
 how HTTP answers and faults map onto them.
 
 Every error the client raises is an `AIError` carrying two answers for its caller: may this
@@ -12,13 +12,10 @@ import email.utils
 import json
 import time
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import httpx
-
-if TYPE_CHECKING:
-    from plans.ai_completion import Completion
 
 
 class AIError(Exception):
@@ -129,7 +126,7 @@ class AIOutputTruncatedError(AIError):
 
     user_message = "The AI's answer was too long and was cut off."
 
-    def __init__(self, message: str = "", *, completion: Completion | None = None, **kwargs: Any):
+    def __init__(self, message: str = "", *, completion: Any = None, **kwargs: Any):
         super().__init__(message, **kwargs)
         self.completion = completion
 

@@ -12,7 +12,7 @@ import itertools
 import re
 from collections import Counter, defaultdict
 
-from plans.builders.titles import clip
+from plans.builders.offline.titles import clip
 
 _STOPWORDS = {
     "en": """

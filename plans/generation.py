@@ -17,23 +17,19 @@ from typing import ClassVar
 from django.conf import settings
 from django.utils import timezone
 
-from plans.ai_client import AIError
-from plans.builders import PlanBuilder, SourceDocument, Usage
-from plans.models import GenerationRun
-from plans.schema import Plan
-from sessions_app.db import run_db
-from sessions_app.models import Document, HeartbeatState, LostClaim, StudySession
+from ai import AIError
+from plans.builders.base import PlanBuilder, PlanGenerationError, SourceDocument, Usage
+from plans.schema import Plan, normalize_plan
+from sessions_app.models import (
+    Document,
+    GenerationRun,
+    HeartbeatState,
+    LostClaim,
+    StudySession,
+)
+from studyplanner.db import run_db
 
 logger = logging.getLogger(__name__)
-
-
-class PlanGenerationError(Exception):
-    """The builder could not produce a valid plan (after its one repair attempt)."""
-
-    def __init__(self, user_message: str, *, retryable: bool = True):
-        super().__init__(user_message)
-        self.user_message = user_message
-        self.retryable = retryable
 
 
 # --- events ---------------------------------------------------------------------------
@@ -43,6 +39,7 @@ class PlanGenerationError(Exception):
 class PlanEvent:
     name: ClassVar[str]
     final: ClassVar[bool] = False
+    coalesce: ClassVar[bool] = False  # a newer one makes it obsolete (studyplanner.sse.paced)
 
     def payload(self) -> dict:
         # A shallow copy: dataclasses.asdict would deep-copy every plan of every event.
@@ -61,6 +58,7 @@ class Started(PlanEvent):
 @dataclass(frozen=True)
 class Progress(PlanEvent):
     name = "progress"
+    coalesce = True
     doc: int
     total: int
     plan: Plan
@@ -113,6 +111,9 @@ class Cancelled(PlanEvent):
     done: int = 0
     total: int = 0
 
+
+# The events after which a generation's stream ends (the page closes its EventSource).
+FINAL_EVENTS = tuple(event.name for event in (Completed, Failed, Cancelled))
 
 LOST_MESSAGE = "This generation was stopped because the session was reset. Try again."
 
@@ -203,7 +204,7 @@ async def _until_stopped(steps: AsyncIterator, stop: _StopSignal) -> AsyncIterat
             await steps.aclose()
 
 
-# --- database blocks (each one short; see sessions_app.db) ------------------------------
+# --- database blocks (each one short; see studyplanner.db) ------------------------------
 
 
 def _start_run(session: StudySession, builder: PlanBuilder):
@@ -246,20 +247,17 @@ def _end_run(session: StudySession, run, outcome, usage: Usage, error="", plan=N
     """Complete the session with `plan` (success), or hand it back to UPLOADING with its
     progress; then close the run."""
     if outcome == GenerationRun.Outcome.SUCCEEDED:
-        session.complete_with_plan(plan)
+        session.complete_with_plan(normalize_plan(plan))
     elif not session.release_to_uploading() and run is None:
         return  # the claim had ended already: nothing here is ours to close
-    now = timezone.now()
     if run is None:
         # The run row may exist without this code having it (the client left while it was
         # being created): whatever runs under this claim end with it.
-        GenerationRun.objects.filter(session=session, outcome=GenerationRun.Outcome.RUNNING).update(
-            outcome=outcome, error=error, finished_at=now
-        )
+        session.generation_runs.end(outcome, error)
         return
     run.outcome = outcome
     run.error = error
-    run.finished_at = now
+    run.finished_at = timezone.now()
     run.save(update_fields=["outcome", "error", "finished_at", *_record_usage(run, usage)])
 
 

@@ -8,14 +8,14 @@ Ollama, vLLM, LM Studio) over httpx, for every caller of the model.
             ...
     stream.completion  # text, model, finish reason, token usage and cost
 
-Every failure is an `AIError` (plans/ai_errors.py) that says whether trying again can help
+Every failure is an `AIError` (ai/errors.py) that says whether trying again can help
 and what a learner may be told. Retryable faults are retried here (AI_MAX_RETRIES attempts
 in all); a stream only until its first piece of content, since after that the caller has
 already used what it received and must decide itself (the plan builder re-runs the document).
 
 This module is the entry point: the client, its settings and its retry policy. One attempt
-is made by plans/ai_completion.py (a whole answer) or plans/ai_stream.py (a streamed one),
-over the shared HTTP clients of plans/ai_http.py.
+is made by ai/completion.py (a whole answer) or ai/stream.py (a streamed one),
+over the shared HTTP clients of ai/transport.py.
 """
 
 from __future__ import annotations
@@ -29,47 +29,10 @@ from typing import Any
 import tenacity
 from django.conf import settings
 
-from plans.ai_completion import Completion, complete_once
-from plans.ai_errors import (
-    AIAuthenticationError,
-    AIBadRequestError,
-    AIConnectionError,
-    AICreditsError,
-    AIError,
-    AIForbiddenError,
-    AINotFoundError,
-    AIOutputTruncatedError,
-    AIProviderError,
-    AIRateLimitError,
-    AIStreamError,
-    AITimeoutError,
-    AITruncatedError,
-)
-from plans.ai_http import CallConfig, close_clients
-from plans.ai_stream import TextStream
-
-__all__ = [
-    "AIAuthenticationError",
-    "AIBadRequestError",
-    "AIClient",
-    "AIConnectionError",
-    "AICreditsError",
-    "AIError",
-    "AIForbiddenError",
-    "AINotFoundError",
-    "AIOutputTruncatedError",
-    "AIProviderError",
-    "AIRateLimitError",
-    "AIStreamError",
-    "AITimeoutError",
-    "AITruncatedError",
-    "Completion",
-    "TextStream",
-    "close_clients",
-    "generate_text",
-    "generate_text_stream",
-    "get_client",
-]
+from ai.completion import Completion, complete_once
+from ai.errors import AIError
+from ai.stream import TextStream
+from ai.transport import CallConfig
 
 logger = logging.getLogger(__name__)
 

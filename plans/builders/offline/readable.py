@@ -3,7 +3,7 @@
 Part of the offline plan builder. The text follows sessions_app.models.Document's
 conventions: PDF pages separated by "\\f", DOCX headings as Markdown "#" markers. Front
 matter, fenced code, page numbers and running headers and footers are blanked here; the
-pages that are slides or tables of contents are told apart for plans.builders.structure.
+pages that are slides or tables of contents are told apart for plans.builders.offline.structure.
 """
 
 import re
@@ -11,7 +11,7 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from plans.builders.titles import DIVISION_WORDS, KEYWORD_LINE
+from plans.builders.offline.titles import DIVISION_WORDS, KEYWORD_LINE
 
 # sessions_app.models.Document.PAGE_BREAK, not imported: the builders stay free of the ORM.
 PAGE_BREAK = "\f"

@@ -2,7 +2,7 @@
 (`_StreamAttempt`) reads the provider's server-sent events and notes what the `Completion`
 needs.
 
-Part of the AI client (plans/ai_client.py): `AIClient.stream` makes a `TextStream`, and
+Part of the AI client (ai/client.py): `AIClient.stream` makes a `TextStream`, and
 the client's module re-exports it.
 """
 
@@ -18,9 +18,10 @@ import httpx
 import tenacity
 from httpx_sse import ServerSentEvent, aconnect_sse
 
-from plans.ai_completion import Completion, check_finish, first_choice, usage_fields
-from plans.ai_errors import (
+from ai.completion import Completion, check_finish, first_choice, usage_fields
+from ai.errors import (
     AIError,
+    AIOutputTruncatedError,
     AIProviderError,
     AITruncatedError,
     error_for_broken_answer,
@@ -28,7 +29,7 @@ from plans.ai_errors import (
     error_for_response,
     error_in_answer,
 )
-from plans.ai_http import CallConfig, shared_http_client
+from ai.transport import CallConfig, shared_http_client
 
 # After `data: [DONE]`, how long to wait for the end of the HTTP body. Reading it lets the
 # connection go back to the pool instead of being closed.
@@ -40,7 +41,8 @@ class TextStream:
 
     Nothing is sent until the first piece is awaited. Faults before the first piece of
     content are retried; later ones are raised to the consumer. `completion` is set once the
-    answer ended well. Use `async with` (or `aclose()`) so that the upstream connection is
+    answer ended well, or was cut at the output limit (`AIOutputTruncatedError`: its tokens
+    are paid all the same). Use `async with` (or `aclose()`) so that the upstream connection is
     closed at once when the consumer stops early or is cancelled between two pieces; a
     consumer cancelled while awaiting a piece closes it in any case.
     """
@@ -74,6 +76,9 @@ class TextStream:
                 yield piece
                 piece = await attempt.next_piece()
             self.completion = attempt.completion()
+        except AIOutputTruncatedError as cut:
+            self.completion = cut.completion
+            raise
         finally:
             await attempt.aclose()
 

@@ -1,0 +1,21 @@
+"""What the session page (sessions_app's template) needs from this app, without an import
+of it: `{% load plan_tags %}`."""
+
+from django import template
+
+from plans.editor import topics_from_plan
+from plans.generation import FINAL_EVENTS
+
+register = template.Library()
+
+
+@register.simple_tag
+def editor_rows(plan):
+    """The plan editor's rows for `plan`: `{% editor_rows session.plan as editor_topics %}`."""
+    return topics_from_plan(plan)
+
+
+@register.simple_tag
+def final_event_names() -> str:
+    """The events that end a generation's stream, comma-separated (`sse-swap`, app.js)."""
+    return ",".join(FINAL_EVENTS)
