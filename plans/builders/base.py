@@ -40,7 +40,9 @@ class FoldStep:
     """One step of folding a document in: a partial plan, or (final=True) the result.
 
     `done` estimates how much of the document is done (0..1) for the progress bar;
-    `section`/`sections` say which part of a long document is being read.
+    `section`/`sections` say which part of a long document is being read. On the final
+    step, `dropped` names the titles the builder had to leave out to keep the plan within
+    the bounds of SPEC §3 even after consolidating (SPEC §5: nothing is dropped silently).
     """
 
     plan: Plan
@@ -48,6 +50,7 @@ class FoldStep:
     done: float = 0.0
     section: int = 1
     sections: int = 1
+    dropped: tuple[str, ...] = ()
 
 
 @dataclass
