@@ -61,6 +61,24 @@ class Numbered(NamedTuple):
         return self.event.coalesce
 
 
+def _in_order(data: dict) -> dict:
+    """An event's data as stored in JSON (PostgreSQL's jsonb reorders object keys), with
+    each topic's keys back in the documented order (§3)."""
+    if isinstance(data.get("plan"), list):
+        plan = [
+            {
+                "order_index": t.get("order_index"),
+                "title": t.get("title"),
+                "subtopics": t.get("subtopics", []),
+            }
+            if isinstance(t, dict)
+            else t
+            for t in data["plan"]
+        ]
+        data = {**data, "plan": plan}
+    return data
+
+
 @dataclass(frozen=True)
 class Recorded:
     """An event rebuilt from the database (a run on another worker, or one that ended)."""
@@ -349,7 +367,8 @@ class _RemoteState:
             items.append(Numbered(max(sent, 1), Recorded("progress", progress, coalesce=True)))
         if "final" in journal:
             final = journal["final"]
-            items.append(Numbered(final["seq"], Recorded(final["name"], final["data"], final=True)))
+            event = Recorded(final["name"], _in_order(final["data"]), final=True)
+            items.append(Numbered(final["seq"], event))
         elif not self.owned:
             last = processed[-1]["seq"] if processed else sent
             failed = Failed(
@@ -400,7 +419,7 @@ async def watch(session: StudySession, last_event_id: str | None) -> Watch | Non
         return None
     final = (run.events or {}).get("final")
     if final is not None:
-        event = Recorded(final["name"], final["data"], final=True)
+        event = Recorded(final["name"], _in_order(final["data"]), final=True)
         return EndedWatch(str(run.pk), Numbered(final["seq"], event))
     return RemoteWatch(str(session.pk), str(run.pk), after)
 

@@ -135,7 +135,7 @@ class NobodyWatchingTests(AsgiStreamTestCase):
 
     @override_settings(PLAN_DETACHED_GRACE=0.5)
     async def test_after_the_grace_the_upstream_is_closed_within_a_second_with_progress_kept(self):
-        self.provider.responder = ScriptedPlans(chunk_size=4, delay=0.05, latency=0)
+        self.provider.responder = ScriptedPlans(chunk_size=4, delay=0.1)  # ~5 s a document
         communicator, _ = await self.open()
         await self.read_until(communicator, inside_document_two)
         upstream = self.provider.requests[1]
@@ -228,7 +228,7 @@ class ResumeTests(AsgiStreamTestCase):
 
         self.assertEqual(start["status"], 200)
         self.assertEqual(
-            [(e.event, e.id, e.data) for e in again], [("completed", completed.id, completed.data)]
+            [(e.event, e.id, e.json) for e in again], [("completed", completed.id, completed.json)]
         )
         self.assertEqual(self.provider.requests, [])
         self.assertEqual(await GenerationRun.objects.acount(), 1)
