@@ -311,17 +311,18 @@ class RemoteWatch(Watch):
         relay.follow(self.run_id, wake)
         try:
             await relay.ready()
-            sent = self.after
+            sent, first = self.after, True
             while True:
                 wake.clear()
                 state = await run_db(_remote_state, self.session_id, self.run_id)
                 if state is None:
                     return
-                for item in state.catch_up(sent):
+                for item in state.catch_up(sent, with_plan=first):
                     sent = item.seq
                     yield item
                     if item.event.final:
                         return
+                first = False
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(settings.PLAN_HEARTBEAT_INTERVAL):
                         await wake.wait()
@@ -335,7 +336,8 @@ class _RemoteState:
     plan: list
     owned: bool  # the session is still generating under a fresh heartbeat
 
-    def catch_up(self, sent: int | None) -> list[Numbered]:
+    def catch_up(self, sent: int | None, *, with_plan: bool) -> list[Numbered]:
+        """The items after `sent`; `with_plan`: the current plan too (on attaching)."""
         run, journal = self.run, self.run.events or {}
         processed = journal.get("processed", [])
         items = []
@@ -352,7 +354,7 @@ class _RemoteState:
             items.append(
                 Numbered(entry["seq"], Recorded("document_processed", {**data, "plan": self.plan}))
             )
-        if not missed and self.plan and "final" not in journal:
+        if with_plan and not missed and self.plan and "final" not in journal:
             done = run.resumed_from + run.documents_processed
             total = run.documents_total
             percent = 100 if not total else int(100 * done / total)

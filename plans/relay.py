@@ -84,6 +84,7 @@ class Relay:
                     await connection.execute(f"LISTEN {EVENTS_CHANNEL}")
                     await connection.execute(f"LISTEN {CANCEL_CHANNEL}")
                     self.connected.set()
+                    logger.info("Listening for the events of generations on other workers")
                     wait = 0.1
                     # Anything sent while we were not listening: wake every follower.
                     for followers in self.followers.values():
@@ -100,6 +101,7 @@ class Relay:
                 wait = min(wait * 2, 2.0)
 
     def _dispatch(self, channel: str, payload: str) -> None:
+        logger.debug("NOTIFY %s %s", channel, payload)
         if channel == CANCEL_CHANNEL:
             self.on_cancel(payload)
             return
