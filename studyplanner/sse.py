@@ -177,7 +177,8 @@ class Feed:
     def put(self, item) -> None:
         if self.finished or self.detached:
             return
-        if _coalesces(item) and self.items and _coalesces(self.items[-1]):
+        if self.items and _coalesces(self.items[-1]):
+            # A state still waiting is obsolete once anything newer arrives (see `next`).
             self.items[-1] = item
         else:
             self.items.append(item)

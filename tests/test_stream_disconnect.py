@@ -286,3 +286,46 @@ class ShutdownTests(AsgiStreamTestCase):
         rest, _ = parse_stream(await self.read_to_end(communicator))
         self.assertEqual(rest[-1].event, "error")
         self.assertTrue(rest[-1].json["retryable"])
+
+
+class FrozenClientTests(AsgiStreamTestCase):
+    @override_settings(SSE_SEND_TIMEOUT=0.2)
+    async def test_a_client_that_never_reads_is_detached_and_the_run_goes_on(self):
+        """The server's sends block (a socket nobody reads): the watcher is detached after
+        SSE_SEND_TIMEOUT, holding no more than a few events meanwhile, and the run finishes."""
+        self.provider.responder = ScriptedPlans(chunk_size=4, delay=0.02)
+        blocked = asyncio.Event()
+        sent = []
+
+        async def receive():
+            await asyncio.Event().wait()  # the client never says anything more
+
+        async def send(message):
+            sent.append(message)
+            if message["type"] == "http.response.body" and b"event: started" in message["body"]:
+                blocked.set()
+                await asyncio.Event().wait()  # this send never completes
+
+        request = asyncio.ensure_future(application(self.scope(), self._body_then(receive), send))
+        try:
+            await asyncio.wait_for(blocked.wait(), 10)
+            with self.assertLogs("plans.live", "WARNING") as logs:
+                self.assertEqual(await self.status_within(30), Status.EDITING_PLAN)
+        finally:
+            request.cancel()
+        self.assertIn("Detached a watcher", logs.output[0])
+        self.assertIn("blocked for more than 0.2 s", logs.output[0])
+        self.assertEqual(len(self.provider.requests), 3)
+
+    @staticmethod
+    def _body_then(receive):
+        first = True
+
+        async def wrapped():
+            nonlocal first
+            if first:
+                first = False
+                return {"type": "http.request", "body": b"", "more_body": False}
+            return await receive()
+
+        return wrapped
