@@ -38,10 +38,8 @@ async def sse_body(events: AsyncIterator[AskEvent], *, html_context: dict | None
                 yield encode_comment("ping")
                 continue
             event_id += 1
-            if html_context is not None:
-                data = render_html(item, html_context)
-            else:
-                data = item.payload()
+            html = html_context is not None
+            data = render_html(item, html_context) if html else item.payload()
             yield encode_event(item.name, data, id=event_id)
             if item.final:
                 return

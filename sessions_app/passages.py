@@ -2,7 +2,7 @@
 
 A passage is about a paragraph to a page of text: it never crosses a page break (PDF pages
 are separated by `Document.PAGE_BREAK`) or a heading, and it knows its page, its heading
-path ("Kernels › Scheduling") and its character offsets, so that
+path ("Kernels > Scheduling", with a single angle quote) and its character offsets, so that
 `document.content_text[p.start:p.end] == p.text` always holds.
 
 Each passage also carries `terms`: its words lower-cased and stemmed for the session's
@@ -24,7 +24,7 @@ import Stemmer
 PAGE_BREAK = "\f"
 TARGET_CHARS = 700  # a passage grows paragraph by paragraph up to about this size
 MAX_CHARS = 1500  # a single paragraph longer than this is cut at sentence ends
-HEADING_SEPARATOR = " › "
+HEADING_SEPARATOR = " \u203a "  # a single right-pointing angle quotation mark
 
 _ATX = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -67,28 +67,33 @@ _STEMMERS = {
     "yi": "yiddish",
 }
 
+
 # Words too common to tell passages apart. BM25's IDF already discounts them on SQLite;
 # PostgreSQL's ts_rank has no IDF, so leaving them out keeps both engines' top hits alike.
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 _STOPWORDS = {
-    "en": set(
+    "en": _word_set(
         "a an and are as at be been but by can could did do does for from had has have how i"
         " if in into is it its me my of on or our so than that the their them then there these"
         " they this those to was we were what when where which who whom why will with would"
-        " you your about between difference explain tell describe".split()
+        " you your about between difference explain tell describe"
     ),
-    "de": set(
+    "de": _word_set(
         "der die das den dem des ein eine einen einem einer und oder ist sind war wie was wo"
         " wer warum in im an am auf aus bei mit von zu zum zur für über unter nicht es sie er"
-        " ich du wir ihr man sich dass als auch".split()
+        " ich du wir ihr man sich dass als auch"
     ),
-    "fr": set(
+    "fr": _word_set(
         "le la les un une des du de et ou est sont était comment que qui quoi où pourquoi dans"
         " en au aux sur avec pour par ne pas il elle ils elles je tu nous vous se ce cette"
-        " ces".split()
+        " ces"
     ),
-    "es": set(
+    "es": _word_set(
         "el la los las un una unos unas de del y o es son era cómo como qué que quién dónde por"
-        " para en con sin al se lo le les su sus no".split()
+        " para en con sin al se lo le les su sus no"
     ),
 }
 
@@ -225,12 +230,10 @@ def _blocks(text: str, outline: list) -> list[_Block]:
             line_end = offset + len(line)
             stripped = line.strip()
             heading_match = _ATX.match(stripped)
-            if not stripped or heading_match:
-                if para_start is not None:
-                    blocks.append(
-                        _Block(para_start, _rstrip_end(text, para_start, offset), page, heading)
-                    )
-                    para_start = None
+            if (not stripped or heading_match) and para_start is not None:
+                end = _rstrip_end(text, para_start, offset)
+                blocks.append(_Block(para_start, end, page, heading))
+                para_start = None
             if heading_match:
                 heading = _with_heading(
                     heading, len(heading_match.group(1)), heading_match.group(2).strip()
