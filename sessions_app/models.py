@@ -587,7 +587,8 @@ class Passage(models.Model):
     """A piece of a completed document that a question can cite (SPEC §15; see passages.py).
 
     `text == document.content_text[start:end]`; `page` is the PDF page (1-based) or null;
-    `heading` is the heading path joined by passages.HEADING_SEPARATOR. `terms` is what the full-text index
+    `heading` is the heading path joined by
+    passages.HEADING_SEPARATOR. `terms` is what the full-text index
     holds: the stemmed words. The index itself is the database's own (migration 0003):
     an FTS5 table kept in step by triggers on SQLite, a generated tsvector column with a GIN
     index on PostgreSQL. Passages are rebuilt whenever their document's text changes and go
