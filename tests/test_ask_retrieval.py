@@ -57,4 +57,3 @@ class RetrievalFixtureTests(AppTestCase):
     def test_pdf_pages_are_the_pages_of_the_answers(self):
         for anchor, page in PAGES.items():
             self.assertEqual(self.answering_passage("history-week4.pdf", anchor).page, page)
-
