@@ -191,7 +191,7 @@ class EscapingTests(FakeProviderMixin, AskTestCase):
     async def test_a_document_heading_and_name_are_escaped_in_every_fragment_and_page(self):
         self.provider.enqueue(Reply.stream("Zebra [1]."))
         response = await self.ask_stream("zebra", format="html")
-        events, _, raw = await read_all(response)
+        _, _, raw = await read_all(response)
         self.assertNotIn("<script>", raw)
         self.assertIn("&lt;script&gt;", raw)
         passage = await Passage.objects.aget(document=self.evil)

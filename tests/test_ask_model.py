@@ -25,7 +25,7 @@ class ModelAnswerTests(ModelAskTestCase):
     async def test_tokens_stream_through_with_citations_that_point_to_sources(self):
         self.provider.enqueue(Reply.stream(ANSWER, chunk_size=3, keepalive=2))
         response = await self.ask_stream("What is the difference between a container and an image?")
-        events, _, raw = await read_all(response)
+        events, _, _ = await read_all(response)
 
         names = [e.event for e in events]
         self.assertEqual(names[:3], ["status", "sources", "status"])

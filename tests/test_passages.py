@@ -1,11 +1,14 @@
 """Passages (SPEC §15): documents cut at pages and headings with exact offsets, and a
 full-text index that follows uploads, deletions, failures and re-extraction."""
 
+import itertools
+
 from django.core.files.base import ContentFile
 
 from questions.retrieval import retrieve
 from sessions_app.models import Document, Passage
 from sessions_app.passages import (
+    HEADING_SEPARATOR,
     MAX_CHARS,
     cut_passages,
     query_terms,
@@ -39,7 +42,7 @@ class CuttingTests(AppTestCase):
             for draft in drafts:
                 self.assertEqual(text[draft.start : draft.end], draft.text, name)
             # In order, without overlaps, and covering every word of the document.
-            for before, after in zip(drafts, drafts[1:], strict=False):
+            for before, after in itertools.pairwise(drafts):
                 self.assertLessEqual(before.end, after.start)
             covered = "\n".join(d.text for d in drafts)
             self.assertEqual(sorted(covered.split()), sorted(text.split()), name)
@@ -48,7 +51,9 @@ class CuttingTests(AppTestCase):
         drafts = cut_passages(NOTES)
         by_text = {d.text.splitlines()[-1]: d.heading for d in drafts}
         self.assertEqual(by_text["A kernel manages the hardware."], "Kernels")
-        self.assertEqual(by_text["Second paragraph about scheduling."], "Kernels › Scheduling")
+        self.assertEqual(
+            by_text["Second paragraph about scheduling."], f"Kernels{HEADING_SEPARATOR}Scheduling"
+        )
         self.assertEqual(by_text["An image is a read-only template."], "Images")
 
     def test_a_passage_never_crosses_a_heading(self):
