@@ -188,9 +188,9 @@ not to separate until France had a constitution.""",
         """The storming of the Bastille on 14 July 1789 became the symbol of the revolution. The
 Declaration of the Rights of Man and of the Citizen proclaimed liberty, equality before the
 law and popular sovereignty.""",
-        """The Reign of Terror from 1793 to 1794 was directed by the Committee of Public
-Safety under Robespierre. Tens of thousands were executed by guillotine before Robespierre himself fell
-in the coup of Thermidor.""",
+        """The Reign of Terror from 1793 to 1794 was directed by the
+Committee of Public Safety under Robespierre. Tens of thousands were executed by guillotine
+before Robespierre himself fell in the coup of Thermidor.""",
         """The Industrial Revolution started in Britain in the late eighteenth century. Coal,
 iron ore, navigable rivers and capital from overseas trade allowed factories powered by
 James Watt's improved steam engine to replace workshops.""",
