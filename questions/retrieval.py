@@ -82,7 +82,9 @@ def retrieve(session: StudySession, question: str, limit: int | None = None) -> 
 
 def snippet(text: str, stems: set[str], language: str, size: int = SNIPPET_CHARS) -> str:
     """About `size` characters of `text` around its first matched word, on word bounds."""
-    flat = re.sub(r"\s+", " ", re.sub(r"(?m)^[ \t]*#{1,6}[ \t]+", "", text)).strip()
+    # Heading lines are shown with the source already; the snippet is the passage's prose.
+    prose = re.sub(r"(?m)^[ \t]*#{1,6}[ \t]+.*$", "", text)
+    flat = re.sub(r"\s+", " ", prose if prose.strip() else text).strip()
     if len(flat) <= size:
         return flat
     spans = matched_spans(flat, stems, language)

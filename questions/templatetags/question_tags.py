@@ -48,6 +48,38 @@ def highlight(text: str, stems, language: str = "en") -> SafeString:
     return _marked(text or "", stems, language)
 
 
+_HEADING_LINE = re.compile(r"^[ \t]*(#{1,6})[ \t]+(.+?)[ \t#]*$")
+
+
+@register.simple_tag
+def passage_html(text: str, stems, language: str = "en") -> SafeString:
+    """A passage as readable HTML: its paragraphs as <p> (lines joined, as the author's
+    wrapping is not meaningful), Markdown heading lines as headings, matches in <mark>."""
+    out = []
+    for block in re.split(r"\n[ \t]*\n", text or ""):
+        lines = [line for line in block.split("\n") if line.strip()]
+        paragraph: list[str] = []
+        for line in lines:
+            heading = _HEADING_LINE.match(line)
+            if heading:
+                if paragraph:
+                    out.append(
+                        format_html("<p>{}</p>", _marked(" ".join(paragraph), stems, language))
+                    )
+                    paragraph = []
+                out.append(
+                    format_html(
+                        '<p class="passage-heading">{}</p>',
+                        _marked(heading.group(2), stems, language),
+                    )
+                )
+            else:
+                paragraph.append(line.strip())
+        if paragraph:
+            out.append(format_html("<p>{}</p>", _marked(" ".join(paragraph), stems, language)))
+    return mark_safe("".join(out))
+
+
 @register.simple_tag
 def question_stems(question_text: str, language: str) -> list[str]:
     return query_terms(question_text or "", language)
@@ -89,7 +121,8 @@ def _chip(session, source: dict, stems, q: str, prefix: str) -> SafeString:
         '<span class="cite"><a class="cite-chip" href="{}" aria-describedby="{}"'
         ' aria-label="Source {}: {}">[{}]</a>'
         '<span class="cite-preview" role="tooltip" id="{}">'
-        '<span class="cite-where">{}</span> {}</span></span>',
+        '<span class="cite-where">{}</span> {}'
+        '<a class="cite-open" href="{}">Open the passage →</a></span></span>',
         passage_url(session, source, q),
         preview_id,
         n,
@@ -98,4 +131,5 @@ def _chip(session, source: dict, stems, q: str, prefix: str) -> SafeString:
         preview_id,
         where,
         _marked(source.get("snippet", ""), stems, session.language),
+        passage_url(session, source, q),
     )

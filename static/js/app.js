@@ -176,3 +176,36 @@
     }
   });
 })();
+
+// --- Ask your documents (issue 14) -------------------------------------------------------
+// Citation chips show their passage on hover and focus by CSS alone. On a touch screen the
+// first tap opens the preview and a second tap follows the link to the passage view.
+(function () {
+  "use strict";
+  var noHover = window.matchMedia && window.matchMedia("(hover: none)").matches;
+
+  function closeAll(except) {
+    document.querySelectorAll(".cite.open").forEach(function (cite) {
+      if (cite !== except) cite.classList.remove("open");
+    });
+  }
+
+  document.addEventListener("click", function (evt) {
+    var chip = evt.target.closest ? evt.target.closest(".cite-chip") : null;
+    if (!chip) {
+      if (!evt.target.closest || !evt.target.closest(".cite-preview")) closeAll(null);
+      return;
+    }
+    var cite = chip.parentElement;
+    if (noHover && !cite.classList.contains("open")) {
+      evt.preventDefault();
+      closeAll(cite);
+      cite.classList.add("open");
+    }
+  });
+
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key === "Escape") closeAll(null);
+  });
+
+})();
