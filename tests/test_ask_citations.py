@@ -3,7 +3,7 @@ when the model's pieces cut a marker in two."""
 
 from django.test import SimpleTestCase
 
-from questions.citations import MarkerFilter, clean_answer, cited_numbers
+from questions.citations import MarkerFilter, cited_numbers, clean_answer
 
 
 def streamed(pieces: list[str], valid: set[int]) -> str:
