@@ -134,8 +134,9 @@ async def answer_question(
     `time.monotonic()`, for the time to the first event."""
     started = time.monotonic() if started is None else started
     builder = question_builder()
-    question = await run_db(
-        Question.objects.create,
+    # Stored once the sources are out (one write less before the first answer), and in any
+    # case when the answer ends, however it ends.
+    question = Question(
         session=session,
         text=text,
         builder=builder,
@@ -149,6 +150,7 @@ async def answer_question(
         question.sources = [s.to_dict() for s in sources]
         question.first_token_ms = _ms_since(started)
         yield Sources(sources, stems)
+        await run_db(question.save)
         yield Status("writing", "Writing the answer…")
         markers = MarkerFilter({s.n for s in sources})
         shown: list[str] = []
