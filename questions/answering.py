@@ -46,7 +46,9 @@ NO_MODEL_LINE = (
 )
 NOT_FOUND = "I couldn't find an answer to this question in your documents."
 OFFLINE_SENTENCES = 3
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+_SENTENCE = re.compile(r"\S.*?(?:[.!?]+(?=\s|$)|$)")
+# Offline, only passages ranked at least this close to the best one are quoted.
+OFFLINE_MIN_SCORE = 0.5
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -258,7 +260,9 @@ def _offline_answer(question: str, sources: list[Source], language: str, builder
     """The pieces of an extractive answer: the most relevant sentences, quoted and cited."""
     stems = set(query_terms(question, language))
     candidates = []
-    for source in sources[:OFFLINE_SENTENCES]:
+    best = sources[0].score if sources else 0.0
+    close = [s for s in sources if s.score >= OFFLINE_MIN_SCORE * best]
+    for source in close[:OFFLINE_SENTENCES]:
         for index, sentence in enumerate(_sentences(source.text)):
             found = {sentence[a:b].casefold() for a, b in matched_spans(sentence, stems, language)}
             if found:
@@ -278,12 +282,13 @@ def _offline_answer(question: str, sources: list[Source], language: str, builder
 
 
 def _sentences(text: str) -> list[str]:
+    """The sentences of a passage's prose: heading lines left out, a paragraph's wrapped
+    lines joined before it is cut at sentence ends."""
     sentences = []
-    for line in text.split("\n"):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        for match in _SENTENCE.finditer(line):
+    for block in re.split(r"\n[ \t]*\n", text):
+        lines = [line.strip() for line in block.split("\n")]
+        prose = " ".join(line for line in lines if line and not line.startswith("#"))
+        for match in _SENTENCE.finditer(prose):
             sentence = match.group().strip()
             if len(sentence) > 2:
                 sentences.append(sentence)

@@ -69,10 +69,18 @@ class OfflineAnswerTests(AskTestCase):
         sources = {s["n"]: s for s in events[1].json["sources"]}
         for sentence, n in quotes:
             self.assertRegex(sentence.lower(), r"calvin|cycle|fix")
+            self.assertRegex(sentence, r"^[A-Z].*[.!?]$")  # whole sentences, across line wraps
             passage = await Passage.objects.aget(pk=int(sources[int(n)]["passage"]))
             self.assertIn(sentence, " ".join(passage.text.split()))
         self.assertIn("Calvin cycle fixes carbon dioxide", answer)
         self.assertTrue(answer.endswith(NO_MODEL_LINE))
+
+    async def test_weakly_matching_passages_are_not_quoted(self):
+        response = await self.ask_stream("What does an inode store?")
+        events, _, _ = await read_all(response)
+        answer = events[-1].json["answer"]
+        self.assertIn("An inode stores a file's metadata and the addresses", answer)
+        self.assertNotIn("registry stores", answer)  # shares one word: "store"
 
     async def test_the_same_question_gets_the_same_answer(self):
         first = (await read_all(await self.ask_stream("How do threads differ?")))[0][-1]
