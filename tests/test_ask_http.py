@@ -216,3 +216,14 @@ class EscapingTests(FakeProviderMixin, AskTestCase):
     async def test_json_flavour_carries_text_not_markup(self):
         events, _, _ = await read_all(await self.ask_stream("zebra"))
         self.assertIn(XSS, events[-1].json["answer"])  # JSON is text; the client escapes
+
+
+class AdminTests(AskTestCase):
+    def test_staff_read_the_question_history_in_the_admin(self):
+        Question.objects.create(
+            session=self.session, text="What is an <b>inode</b>?", builder="offline"
+        )
+        self.client.force_login(self.staff)
+        response = self.client.get("/admin/questions/question/")
+        self.assertContains(response, "What is an &lt;b&gt;inode&lt;/b&gt;?")
+        self.assertNotContains(response, "Add question")
