@@ -134,6 +134,18 @@ class PageTests(AskTestCase):
         self.assertContains(response, 'class="cite-chip"')
         self.assertContains(response, "<mark>inode</mark>")
 
+    def test_deleting_from_the_page_removes_the_item_or_returns_to_the_session(self):
+        question = Question.objects.create(session=self.session, text="Q?", builder="offline")
+        url = f"/sessions/{self.session.pk}/questions/{question.pk}/delete"
+        response = self.client.post(url, headers={"HX-Request": "true"})
+        self.assertEqual((response.status_code, response.content), (200, b""))
+        self.assertFalse(Question.objects.filter(pk=question.pk).exists())
+        question = Question.objects.create(session=self.session, text="Q?", builder="offline")
+        response = self.client.post(f"/sessions/{self.session.pk}/questions/{question.pk}/delete")
+        self.assertRedirects(
+            response, f"/sessions/{self.session.pk}/#ask", fetch_redirect_response=False
+        )
+
     def test_an_empty_form_goes_back_to_the_page_with_the_reason(self):
         response = self.client.post(self.url, {"question": ""}, follow=True)
         self.assertContains(response, "Type a question first.")

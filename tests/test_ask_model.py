@@ -2,6 +2,7 @@
 speaks OpenRouter's streaming format: the prompt, the live tokens, citation markers that
 point nowhere, tokens recorded, upstream faults, and the quota hook."""
 
+import asyncio
 from decimal import Decimal
 from unittest import mock
 
@@ -93,6 +94,24 @@ class ModelAnswerTests(ModelAskTestCase):
         events, _, _ = await read_all(await self.ask_stream("Zyxwv qwerty?"))
         self.assertEqual(self.provider.requests, [])
         self.assertIn("couldn't find", events[-1].json["answer"])
+
+
+class IndependenceTests(ModelAskTestCase):
+    async def test_two_questions_in_one_session_stream_at_the_same_time(self):
+        self.provider.responder = lambda request: Reply.stream(
+            "Inodes [1]." if "inode" in request.user_prompt else "Quanta [1].",
+            chunk_size=2,
+            delay=0.01,
+        )
+
+        async def ask(question):
+            return (await read_all(await self.ask_stream(question)))[0][-1].json
+
+        first, second = await asyncio.gather(
+            ask("What does an inode store?"), ask("What is a quantum in round robin?")
+        )
+        self.assertEqual((first["answer"], second["answer"]), ("Inodes [1].", "Quanta [1]."))
+        self.assertEqual(len(self.provider.requests), 2)
 
 
 class ModelFaultTests(ModelAskTestCase):

@@ -208,4 +208,16 @@
     if (evt.key === "Escape") closeAll(null);
   });
 
+  // A dropped connection must not ask the question again (EventSource would reconnect by
+  // itself, and each request is a new question): stop, keep what arrived, and say so.
+  document.addEventListener("htmx:sseError", function (evt) {
+    var panel = evt.target;
+    var source = evt.detail && evt.detail.source;
+    if (!panel || panel.id !== "ask-live-panel" || !source) return;
+    source.close();
+    panel.removeAttribute("sse-connect");
+    var status = panel.querySelector("#ask-status");
+    if (status) status.textContent = "The connection was lost before the answer was complete. Ask again to get the whole answer.";
+  });
+
 })();
