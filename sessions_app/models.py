@@ -532,6 +532,13 @@ class Document(models.Model):
         self.save(
             update_fields=["status", "content_text", "outline", "page_count", "error", "updated_at"]
         )
+        self.rebuild_passages()
+
+    def rebuild_passages(self) -> int:
+        """Cut the text into passages again (the index follows by itself); how many."""
+        from sessions_app.passages import replace_passages
+
+        return replace_passages(self)
 
     def run_extraction(self) -> None:
         """Read the stored file into text and outline: PROCESSING → COMPLETED or FAILED.
@@ -568,3 +575,53 @@ class Document(models.Model):
         self.save(
             update_fields=["status", "error", "content_text", "outline", "page_count", "updated_at"]
         )
+        self.passages.all().delete()
+
+
+class PassageQuerySet(models.QuerySet):
+    def for_session(self, session_id):
+        return self.filter(session_id=session_id)
+
+
+class Passage(models.Model):
+    """A piece of a completed document that a question can cite (SPEC §15; see passages.py).
+
+    `text == document.content_text[start:end]`; `page` is the PDF page (1-based) or null;
+    `heading` is the heading path joined by
+    passages.HEADING_SEPARATOR. `terms` is what the full-text index
+    holds: the stemmed words. The index itself is the database's own (migration 0003):
+    an FTS5 table kept in step by triggers on SQLite, a generated tsvector column with a GIN
+    index on PostgreSQL. Passages are rebuilt whenever their document's text changes and go
+    with it when it is deleted.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="passages")
+    # The document's session, copied so that a search is one indexed filter.
+    session = models.ForeignKey(StudySession, on_delete=models.CASCADE, related_name="passages")
+    position = models.PositiveIntegerField()
+    page = models.PositiveIntegerField(null=True, blank=True)
+    heading = models.TextField(blank=True)
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    text = models.TextField()
+    terms = models.TextField(blank=True)
+
+    objects = PassageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["document", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "position"], name="passage_document_position"
+            )
+        ]
+        indexes = [models.Index(fields=["session"], name="passage_session")]
+
+    def __str__(self):
+        return f"{self.document} · passage {self.position + 1}"
+
+    @property
+    def place(self) -> str:
+        """Where it is, for a learner: "page 3" or "passage 12"."""
+        return f"page {self.page}" if self.page else f"passage {self.position + 1}"

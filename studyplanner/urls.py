@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/signup/", signup, name="signup"),
     path("sessions/", include("sessions_app.urls")),
     path("sessions/", include("plans.urls")),
+    path("sessions/", include("questions.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -176,3 +176,48 @@
     }
   });
 })();
+
+// --- Ask your documents (issue 14) -------------------------------------------------------
+// Citation chips show their passage on hover and focus by CSS alone. On a touch screen the
+// first tap opens the preview and a second tap follows the link to the passage view.
+(function () {
+  "use strict";
+  var noHover = window.matchMedia && window.matchMedia("(hover: none)").matches;
+
+  function closeAll(except) {
+    document.querySelectorAll(".cite.open").forEach(function (cite) {
+      if (cite !== except) cite.classList.remove("open");
+    });
+  }
+
+  document.addEventListener("click", function (evt) {
+    var chip = evt.target.closest ? evt.target.closest(".cite-chip") : null;
+    if (!chip) {
+      if (!evt.target.closest || !evt.target.closest(".cite-preview")) closeAll(null);
+      return;
+    }
+    var cite = chip.parentElement;
+    if (noHover && !cite.classList.contains("open")) {
+      evt.preventDefault();
+      closeAll(cite);
+      cite.classList.add("open");
+    }
+  });
+
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key === "Escape") closeAll(null);
+  });
+
+  // A dropped connection must not ask the question again (EventSource would reconnect by
+  // itself, and each request is a new question): stop, keep what arrived, and say so.
+  document.addEventListener("htmx:sseError", function (evt) {
+    var panel = evt.target;
+    var source = evt.detail && evt.detail.source;
+    if (!panel || panel.id !== "ask-live-panel" || !source) return;
+    source.close();
+    panel.removeAttribute("sse-connect");
+    var status = panel.querySelector("#ask-status");
+    if (status) status.textContent = "The connection was lost before the answer was complete. Ask again to get the whole answer.";
+  });
+
+})();
