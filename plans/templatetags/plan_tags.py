@@ -19,3 +19,17 @@ def editor_rows(plan):
 def final_event_names() -> str:
     """The events that end a generation's stream, comma-separated (`sse-swap`, app.js)."""
     return ",".join(FINAL_EVENTS)
+
+
+@register.simple_tag
+def plan_notes(session) -> dict:
+    """What the session page says about the plan's history: the topics each folded document
+    had to leave out ({document id: [titles]}), and the version a rebuild just set aside
+    (for its Undo)."""
+    dropped: dict[str, list[str]] = {}
+    versions = session.plan_versions.filter(source="document").exclude(dropped=[])
+    for document_id, titles in versions.values_list("document_id", "dropped"):
+        dropped.setdefault(str(document_id), titles)
+    newest = session.plan_versions.first()
+    rebuilt = newest if newest is not None and newest.source == "rebuild" and not session.draft_plan else None
+    return {"dropped": dropped, "rebuilt": rebuilt, "has_history": newest is not None}
