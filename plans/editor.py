@@ -9,9 +9,9 @@ at the end (to add a topic). Buttons submit an `action`:
 
 the server applies it to what was submitted, validates the result with `normalize_plan` and
 saves. htmx posts the same form and swaps the re-rendered editor in place; drag-and-drop only
-reorders the rows. A subtopic moved up past the first place (or down past the last) moves
-into the previous (next) topic. Blank subtopic fields are ignored, so a failed save never turns the blank
-"Add a subtopic…" row into a real (empty) one.
+reorders the rows. A subtopic moved up past the first place (or down past the last)
+moves into the previous (next) topic. Blank subtopic fields are ignored, so a failed save
+never turns the blank "Add a subtopic…" row into a real (empty) one.
 """
 
 from dataclasses import dataclass, field

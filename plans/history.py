@@ -19,7 +19,9 @@ def record_version(
 ) -> PlanVersion | None:
     """Keep `plan` as the session's newest version, and prune the oldest beyond
     VERSIONS_KEPT. An edit that changed nothing (same plan as the newest version) adds none."""
-    folded = list(session.folded_document_ids if folded_document_ids is None else folded_document_ids)
+    if folded_document_ids is None:
+        folded_document_ids = session.folded_document_ids
+    folded = list(folded_document_ids)
     with transaction.atomic():
         if source == PlanVersion.Source.EDIT:
             newest = session.plan_versions.only("plan").first()

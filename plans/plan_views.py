@@ -68,7 +68,7 @@ def restore_plan_version(request, pk, version_pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def rebuild_plan(request, pk):
-    """"Rebuild from the remaining documents": confirm (GET), then empty the plan so the next
+    """ "Rebuild from the remaining documents": confirm (GET), then empty the plan so the next
     generation reads every document again (POST). The current plan stays in History."""
     session = get_session_for(request, pk)
     if request.method == "GET":

@@ -19,9 +19,9 @@ from plans.editor import (
     topics_from_form,
     topics_from_plan,
 )
+from plans.generation import Cancelled, Completed, Failed, build_plan, signal_cancel
 from plans.history import record_version
 from plans.models import PlanVersion
-from plans.generation import Cancelled, Completed, Failed, build_plan, signal_cancel
 from plans.schema import PlanValidationError, normalize_plan
 from plans.stream import GenerationStream
 from sessions_app.access import aget_session_for, get_session_for

@@ -404,7 +404,7 @@ class StudySession(models.Model):
             )
 
     def start_over(self) -> None:
-        """"Rebuild from the remaining documents": an empty plan, every document still to
+        """ "Rebuild from the remaining documents": an empty plan, every document still to
         fold in, back to UPLOADING (the caller keeps the old plan in the history first)."""
         updated = (
             StudySession.objects.filter(pk=self.pk)

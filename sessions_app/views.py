@@ -109,8 +109,10 @@ def upload_documents(request, pk):
     failed = [d for d in documents if d.status == Document.Status.FAILED]
     if added := len(documents) - len(failed):
         messages.success(request, f"Added {added} document{'' if added == 1 else 's'}.")
-    for document in failed:
-        messages.error(request, f"{document.original_name}: {document.error}")
+    if failed:
+        # Each reason is shown once, next to its file in the list.
+        names = ", ".join(d.original_name for d in failed)
+        messages.error(request, f"Couldn't read {names}: the reason is shown next to each file.")
     return redirect("sessions:detail", pk=session.pk)
 
 

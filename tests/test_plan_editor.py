@@ -187,7 +187,9 @@ class FormEditorTests(EditorTestCase):
         # The moved topic ("Derivatives", now first and saved as row 0) keeps focus on its
         # own control: ↓, since ↑ is disabled in the first place.
         self.assertIn('data-focus="down-0"', html)
-        self.assertIn('id="t0-title" name="t0-title"\n                          maxlength="200" >Derivatives<', html)
+        first_row = html.split('<li class="editor-topic')[1]
+        self.assertIn('data-key="0"', first_row)
+        self.assertIn(">Derivatives</textarea>", first_row)
 
 
 class FullSizePlanTests(EditorTestCase):

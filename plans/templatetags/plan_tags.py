@@ -31,5 +31,18 @@ def plan_notes(session) -> dict:
     for document_id, titles in versions.values_list("document_id", "dropped"):
         dropped.setdefault(str(document_id), titles)
     newest = session.plan_versions.first()
-    rebuilt = newest if newest is not None and newest.source == "rebuild" and not session.draft_plan else None
+    rebuilt = None
+    if newest is not None and newest.source == "rebuild" and not session.draft_plan:
+        rebuilt = newest
     return {"dropped": dropped, "rebuilt": rebuilt, "has_history": newest is not None}
+
+
+@register.filter
+def dropped_for(dropped: dict, document_id: str) -> list[str]:
+    """`notes.dropped|dropped_for:doc_id`: what that document's fold left out."""
+    return dropped.get(document_id, [])
+
+
+@register.filter
+def in_list(value, values) -> bool:
+    return value in values
