@@ -3,12 +3,14 @@
 from django.test import Client
 from django.urls import URLPattern, get_resolver, reverse
 
+from plans.models import PlanVersion
 from tests.base import AppTestCase
 
 
 def session_scoped_urls(session, document) -> list[str]:
     """Every URL that names a session, found from the URLconf so new views are covered too."""
-    values = {"pk": session.pk, "document_pk": document.pk}
+    version = PlanVersion.objects.create(session=session, source=PlanVersion.Source.EDIT)
+    values = {"pk": session.pk, "document_pk": document.pk, "version_pk": version.pk}
     urls = []
     for namespace, (_prefix, resolver) in get_resolver().namespace_dict.items():
         if namespace == "admin":

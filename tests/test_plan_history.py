@@ -272,8 +272,11 @@ class DroppedTitlesTests(FakeProviderMixin, HistoryTestCase):
         self.provider.responder = lambda request: Reply.answer(request, plan_json(too_many))
         session = await StudySession.objects.acreate(owner=self.owner, title="Big")
         await Document.objects.acreate(
-            session=session, original_name="big.md", content_text="# Big\n\nText.",
-            status=Document.Status.COMPLETED, position=1,
+            session=session,
+            original_name="big.md",
+            content_text="# Big\n\nText.",
+            status=Document.Status.COMPLETED,
+            position=1,
         )
         await self.async_client.aforce_login(self.owner)
 
