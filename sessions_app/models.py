@@ -145,7 +145,7 @@ class StudySession(models.Model):
         if self.status != self.Status.UPLOADING:
             return self.get_status_display()
         if self.draft_plan:
-            return "Plan in progress"
+            return "Adding documents" if self.progress().remaining == 0 else "Plan in progress"
         count = getattr(self, "document_count", None)  # annotated by the sessions list
         if count == 0 or (count is None and not self.documents.exists()):
             return "No documents yet"

@@ -191,6 +191,23 @@ class FormEditorTests(EditorTestCase):
         self.assertIn('data-key="0"', first_row)
         self.assertIn(">Derivatives</textarea>", first_row)
 
+    def test_after_a_move_down_focus_is_on_the_moved_topics_own_control(self):
+        self.session.draft_plan = [
+            *SAMPLE_PLAN,
+            {"order_index": 3, "title": "Series", "subtopics": []},
+        ]
+        self.session.save()
+
+        response = self.client.post(
+            self.url, self.form(self.current_rows(), "down:0"), headers=HTMX
+        )
+
+        html = response.content.decode()
+        self.assertIn('data-focus="down-1"', html)
+        moved_row = html.split('<li class="editor-topic')[2]
+        self.assertIn('data-key="1"', moved_row)
+        self.assertIn(">Limits</textarea>", moved_row)
+
 
 class FullSizePlanTests(EditorTestCase):
     def test_a_plan_at_the_size_limits_saves_through_the_form(self):

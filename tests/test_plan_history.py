@@ -141,7 +141,7 @@ class DeleteDocumentTests(HistoryTestCase):
         self.assertEqual(session.draft_plan, SAMPLE_PLAN)
         self.assertEqual(session.folded_document_ids, [str(second.pk)])
         self.assertContains(response, "Its topics stay in the plan until you edit them")
-        self.assertContains(response, "All 1 document is in the plan")
+        self.assertContains(response, "The document is in the plan")
         self.assertContains(response, "Back to the editor")
         self.assertContains(response, "Rebuild the plan from the remaining documents")
 
