@@ -2,7 +2,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.db import transaction
 from django.db.models import Count
-from django.http import JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -198,3 +198,18 @@ def edit_session(request, pk):
         return JsonResponse(session.to_dict())
     messages.success(request, "Session updated.")
     return redirect("sessions:detail", pk=session.pk)
+
+
+@login_required
+@require_GET
+def download_document(request, pk, document_pk):
+    """The uploaded file, to its owner only (uploads are never served publicly)."""
+    session = get_session_for(request, pk)
+    document = get_object_or_404(Document, pk=document_pk, session=session)
+    if not document.file:
+        raise Http404("This document has no stored file.")
+    try:
+        stored = document.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The stored file is missing.") from None
+    return FileResponse(stored, as_attachment=True, filename=document.original_name)

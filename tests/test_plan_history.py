@@ -3,6 +3,7 @@ document keeps the plan; nothing dropped silently (SPEC §5)."""
 
 import json
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
 from plans.models import VERSIONS_KEPT, PlanVersion
@@ -339,3 +340,42 @@ class ExportTests(HistoryTestCase):
 
         self.assertEqual(self.client.get(f"/sessions/{session.pk}/plan.md").status_code, 404)
         self.assertEqual(self.client.get(f"/sessions/{session.pk}/plan/study").status_code, 404)
+
+
+class SessionSettingsAndDownloadTests(HistoryTestCase):
+    def test_the_owner_renames_the_session_and_changes_its_language_on_the_page(self):
+        session = self.make_session()
+
+        response = self.client.post(
+            f"/sessions/{session.pk}/edit", {"edit-title": " Algebra II ", "edit-language": "de"}
+        )
+
+        self.assertRedirects(response, f"/sessions/{session.pk}/", fetch_redirect_response=False)
+        session.refresh_from_db()
+        self.assertEqual((session.title, session.language), ("Algebra II", "de"))
+
+    def test_an_invalid_language_is_a_400_with_the_reason_and_changes_nothing(self):
+        session = self.make_session()
+
+        response = self.client.post(
+            f"/sessions/{session.pk}/edit", {"edit-title": "Algebra", "edit-language": "!!"}
+        )
+
+        self.assertContains(response, "Use a language code", status_code=400)
+        session.refresh_from_db()
+        self.assertEqual((session.title, session.language), ("Calculus I", "en"))
+
+    def test_the_owner_downloads_an_uploaded_file_and_others_get_404(self):
+        session = self.make_session()
+        upload = SimpleUploadedFile("notes.md", b"# Limits\n", content_type="text/markdown")
+        self.client.post(f"/sessions/{session.pk}/documents", {"file": upload})
+        document = session.documents.get()
+        url = f"/sessions/{session.pk}/documents/{document.pk}/file"
+        self.addCleanup(document.file.delete, save=False)
+
+        response = self.client.get(url)
+
+        self.assertEqual(b"".join(response.streaming_content), b"# Limits\n")
+        self.assertIn('attachment; filename="notes.md"', response["Content-Disposition"])
+        self.client.force_login(self.other)
+        self.assertEqual(self.client.get(url).status_code, 404)
