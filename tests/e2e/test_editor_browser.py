@@ -236,3 +236,62 @@ class PhoneEditorTests(EditorTestCase):
         self.snapshot("phone-history")
         self.page.goto(self.page.url.replace("/plan/history", "/plan/study"))
         self.snapshot("phone-study-view")
+
+
+class PageStatesTests(EditorTestCase):
+    """Screenshots of the states this issue changed, at desktop and phone width, with the
+    checks a reader of them would make."""
+
+    def walk(self, suffix: str):
+        url = self.editing_session(title=f"Pages {suffix}")
+        self.page.goto("/sessions/")
+        self.snapshot(f"list-{suffix}")
+        title = self.page.get_by_label("Title").bounding_box()
+        language = self.page.get_by_label("Language").bounding_box()
+        if self.page.viewport_size["width"] > 600:  # side by side: the inputs line up
+            self.assertLess(abs(title["y"] - language["y"]), 2)
+        self.page.keyboard.press("Tab")
+        expect(self.page.get_by_role("link", name="Skip to content")).to_be_in_viewport()
+        self.snapshot(f"skip-link-{suffix}")
+
+        self.page.goto(url)
+        self.page.get_by_role("button", name="Add more documents").click()
+        self.page.set_input_files(
+            "#file-input",
+            [
+                {"name": "week2.md", "mimeType": "text/markdown", "buffer": b"# Series\n"},
+                {"name": "scan.pdf", "mimeType": "application/pdf", "buffer": b"not a pdf"},
+            ],
+        )
+        expect(self.page.locator(".document")).to_have_count(3)
+        expect(self.page.locator(".document-error")).to_have_count(1)
+        reason = self.page.locator(".document-error").inner_text()
+        self.assertNotIn(reason, self.page.locator(".messages").inner_text())  # shown once
+        documents_box = self.page.locator("#documents").bounding_box()
+        generate_box = self.page.locator("#generation").bounding_box()
+        self.assertLess(documents_box["y"], generate_box["y"])  # upload comes first
+        expect(self.page.locator("#generation")).to_contain_text("1 of 2 documents are in the plan")
+        expect(self.page.get_by_role("button", name="Resume generating")).to_be_visible()
+        self.snapshot(f"detail-adding-documents-{suffix}")
+
+        self.page.get_by_role("link", name="Rebuild the plan from the remaining documents…").click()
+        expect(self.page.get_by_text("Your current plan stays in History")).to_be_visible()
+        self.snapshot(f"rebuild-confirm-{suffix}")
+        self.page.get_by_role("button", name="Rebuild from the remaining documents").click()
+        expect(self.page.get_by_role("button", name="Undo: keep the previous plan")).to_be_visible()
+        self.snapshot(f"detail-after-rebuild-{suffix}")
+        overflow = self.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        self.assertLessEqual(overflow, 0)
+
+        self.page.get_by_role("button", name="Generate study plan").click()
+        expect(self.page.locator("#plan-editor")).to_be_visible(timeout=30_000)
+        self.snapshot(f"editor-after-rebuild-{suffix}")
+
+    def test_desktop(self):
+        self.walk("desktop")
+
+    def test_phone(self):
+        self.page.set_viewport_size({"width": 375, "height": 740})
+        self.walk("phone")
