@@ -253,4 +253,44 @@
   document.addEventListener("click", function (evt) {
     if (evt.target.closest && evt.target.closest("[data-print]")) window.print();
   });
+
+  // The live plan grows below the fold: say how many new topics are down there.
+  var topicsSeen = 0;
+  function liveTopics() {
+    return document.querySelectorAll("#generation-progress .plan-outline > li");
+  }
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var pill = document.querySelector("[data-new-topics]");
+    if (!pill || !evt.detail.target || evt.detail.target.id !== "generation-progress") return;
+    var topics = liveTopics();
+    var last = topics[topics.length - 1];
+    var below = last && last.getBoundingClientRect().top > window.innerHeight;
+    if (!below) {
+      topicsSeen = topics.length;
+      pill.hidden = true;
+      return;
+    }
+    var fresh = topics.length - topicsSeen;
+    if (fresh > 0) {
+      pill.textContent = fresh + " new topic" + (fresh === 1 ? "" : "s") + " below ↓";
+      pill.hidden = false;
+    }
+  });
+  document.addEventListener("click", function (evt) {
+    var pill = evt.target.closest && evt.target.closest("[data-new-topics]");
+    if (!pill) return;
+    var topics = liveTopics();
+    if (topics.length) topics[topics.length - 1].scrollIntoView({ behavior: "smooth", block: "center" });
+    topicsSeen = topics.length;
+    pill.hidden = true;
+  });
+  window.addEventListener("scroll", function () {
+    var pill = document.querySelector("[data-new-topics]");
+    var topics = liveTopics();
+    var last = topics[topics.length - 1];
+    if (pill && !pill.hidden && last && last.getBoundingClientRect().top <= window.innerHeight) {
+      topicsSeen = topics.length;
+      pill.hidden = true;
+    }
+  }, { passive: true });
 })();
