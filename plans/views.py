@@ -172,7 +172,7 @@ def plan_editor(request, pk):
             editor_topics=topics,
             editor_invalid=True,
             editor_errors=general,
-            editor_focus=focus.id(topics) if focus else "",
+            editor_focus=_first_problem(topics) or (focus.id(topics) if focus else ""),
             # Nothing was saved: a pending delete can still be undone.
             editor_deleted=deleted
             or (deleted_topic_from_form(request.POST) if action != "undo-delete" else None),
@@ -195,6 +195,16 @@ def plan_editor(request, pk):
         editor_focus=focus.id(rows) if focus else "",
     )
     return render(request, _editor_template(request), context)
+
+
+def _first_problem(topics) -> str:
+    """The id of the first field marked invalid, where the learner goes next."""
+    for topic in topics:
+        if topic.errors:
+            return f"t{topic.key}-title"
+        if topic.subtopic_errors:
+            return f"t{topic.key}-sub{min(topic.subtopic_errors)}"
+    return ""
 
 
 def _edit_label(action: str, deleted) -> str:

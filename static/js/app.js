@@ -227,7 +227,10 @@
     var form = document.getElementById("plan-form");
     if (!form) return;
     growAll(form);
-    var id = focusAfterSwap || form.getAttribute("data-focus");
+    // After a failed save the first marked field wins; otherwise the field where Enter was
+    // pressed keeps the focus.
+    var invalid = form.querySelector('[aria-invalid="true"]');
+    var id = (!invalid && focusAfterSwap) || form.getAttribute("data-focus");
     focusAfterSwap = null;
     var target = id && document.getElementById(id);
     if (!target || target.disabled) target = id && document.getElementById(form.getAttribute("data-focus"));

@@ -105,6 +105,7 @@ class KeyboardEditingTests(EditorTestCase):
         alert = self.page.locator("#plan-editor .alert-error")
         expect(alert).to_contain_text("The plan wasn't saved.")
         expect(self.page.locator("#plan-editor")).to_contain_text("topic 1 already has this title")
+        expect(self.page.get_by_label("Topic 2 title")).to_be_focused()  # where to fix it
         self.assertTrue(self.page.evaluate("!!document.querySelector('link[rel=stylesheet]')"))
         # Still one blank "Add a subtopic…" row per topic, and no empty subtopic rows.
         expect(self.page.get_by_placeholder("Add a subtopic…")).to_have_count(len(PLAN))
