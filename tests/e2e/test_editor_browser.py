@@ -6,6 +6,7 @@ import json
 from playwright.sync_api import expect
 
 from tests.e2e.support import BrowserTestCase
+from tests.e2e.test_generation_browser import LiveGenerationTestCase
 
 PLAN = [
     {"title": f"Topic {n}", "subtopics": [f"Idea {n}.{m}" for m in range(1, 4)]}
@@ -296,3 +297,33 @@ class PageStatesTests(EditorTestCase):
     def test_phone(self):
         self.page.set_viewport_size({"width": 375, "height": 740})
         self.walk("phone")
+
+
+# Records each distinct live plan with the stage message shown beside it.
+WATCH_LIVE = """
+window.shownLive = [];
+new MutationObserver(() => {
+  const plan = document.querySelector('#generation-progress .plan-outline');
+  const message = document.querySelector('#generation-message');
+  if (!plan || !message) return;
+  const entry = message.innerText + '\\n' + plan.innerText.trim();
+  if (window.shownLive[window.shownLive.length - 1] !== entry) window.shownLive.push(entry);
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+class LiveViewTests(LiveGenerationTestCase):
+    def test_the_live_view_never_loses_a_saved_subtopic(self):
+        self.page.add_init_script(WATCH_LIVE)
+        self.create_session_with_two_documents("Calculus live")
+
+        self.generate()
+        expect(self.page.locator("#plan-editor")).to_be_visible(timeout=30_000)
+
+        second = [e for e in self.page.evaluate("window.shownLive") if "document 2 of 2" in e]
+        self.assertGreater(len(second), 1, second)
+        for entry in second:
+            # Saved after week1.md: "Limits" with both subtopics; the model rewrites it
+            # while reading week2.md, and the page keeps showing both.
+            self.assertIn("Epsilon-delta definition", entry)
+            self.assertIn("One-sided limits", entry)
