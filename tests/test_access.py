@@ -3,6 +3,7 @@
 from django.test import Client
 from django.urls import URLPattern, get_resolver, reverse
 
+from plans.models import PlanVersion
 from tests.base import AppTestCase
 
 
@@ -12,11 +13,13 @@ def session_scoped_urls(session, document) -> list[str]:
 
     document.rebuild_passages()
     question = Question.objects.create(session=session, text="Why?", builder="offline")
+    version = PlanVersion.objects.create(session=session, source=PlanVersion.Source.EDIT)
     values = {
         "pk": session.pk,
         "document_pk": document.pk,
         "question_pk": question.pk,
         "passage_pk": document.passages.first().pk,
+        "version_pk": version.pk,
     }
     urls = []
     for namespace, (_prefix, resolver) in get_resolver().namespace_dict.items():
