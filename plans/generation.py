@@ -24,6 +24,8 @@ from django.utils import timezone
 
 from ai import AIError
 from plans.builders.base import PlanBuilder, PlanGenerationError, SourceDocument, Usage
+from plans.history import record_version
+from plans.models import PlanVersion
 from plans.schema import Plan, normalize_plan
 from sessions_app.models import (
     EVENTS_CHANNEL,
@@ -86,7 +88,8 @@ class DocumentProcessed(PlanEvent):
     percent: int
     message: str
     document: str
-    dropped: tuple[str, ...] = ()  # titles the builder had to leave out (SPEC §5)
+    # Titles the builder had to leave out to stay within the bounds (SPEC §5).
+    dropped: tuple[str, ...] = ()
 
     def payload(self) -> dict:
         data = dict(vars(self))
@@ -279,10 +282,19 @@ def _journal_entry(seq: int, event: "DocumentProcessed") -> dict:
     return {"seq": seq, **data}
 
 
-def _save_document_folded(session, run, plan, folded, usage, seq, event) -> bool:
-    """Save the plan after a document, note its `document_processed` event (number `seq`)
-    on the run for watchers anywhere; True when a cancel was requested meanwhile."""
+def _save_document_folded(session, run, plan, folded, usage, seq, event, document) -> bool:
+    """Save the plan after a document (and keep it in the plan's history), note its
+    `document_processed` event (number `seq`) on the run for watchers anywhere; True when a
+    cancel was requested meanwhile."""
     cancel_requested = session.save_progress(plan, folded)
+    record_version(
+        session,
+        plan,
+        PlanVersion.Source.DOCUMENT,
+        label=document.original_name,
+        dropped=event.dropped,
+        document_id=document.pk,
+    )
     run.documents_processed += 1
     journal = dict(run.events)
     journal["processed"] = [*journal.get("processed", []), _journal_entry(seq, event)]
@@ -447,7 +459,8 @@ async def build_plan(
                 total,
                 plan,
                 _percent(number, total),
-                f"Finished document {number} of {total}: {source.name}",
+                f"Finished document {number} of {total}: {source.name}"
+                + (f" ({len(dropped)} left out: the plan is full)" if dropped else ""),
                 source.name,
                 dropped,
             )
@@ -460,6 +473,7 @@ async def build_plan(
                 builder.usage,
                 seq + 1,
                 processed,
+                document,
             )
             saved_plan, folded = plan, [*folded, str(document.pk)]
             seq += 1
