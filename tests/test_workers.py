@@ -21,6 +21,7 @@ import httpx
 import psycopg
 from django.db import connection
 
+from tests import pg_cluster
 from tests.e2e.support import LEARNER, ROOT, LiveServer
 from tests.fakes import FAKE_API_KEY, FakeProvider
 from tests.plans_scripts import ScriptedPlans
@@ -95,6 +96,31 @@ class WorkersTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        cls.database_url = cls.create_database()
+        cls.provider = FakeProvider().start()
+        cls.addClassCleanup(cls.provider.stop)
+        env = {
+            "DATABASE_URL": cls.database_url,
+            "PLAN_BUILDER": "openrouter",
+            "OPENROUTER_BASE_URL": cls.provider.base_url,
+            "OPENROUTER_API_KEY": FAKE_API_KEY,
+            "AI_RETRY_MAX_WAIT": "0.1",
+            "DB_POOL_MIN_SIZE": "1",
+            "DB_POOL_MAX_SIZE": "4",
+            "DB_POOL_TIMEOUT": "2",
+            "PLAN_HEARTBEAT_INTERVAL": "1",
+            "LOG_LEVEL": "INFO",
+        }
+        cls.servers = []
+        for _ in range(cls.workers):
+            server = LiveServer(**env)
+            server.start()
+            cls.addClassCleanup(server.stop)
+            cls.servers.append(server)
+
+    @classmethod
+    def create_database(cls) -> str:
+        """A fresh database on the PostgreSQL server of DATABASE_URL; its URL."""
         settings = connection.settings_dict
         cls.dbname = f"sp_workers_{uuid.uuid4().hex[:8]}"
         cls.admin = psycopg.connect(
@@ -108,26 +134,7 @@ class WorkersTestCase(unittest.TestCase):
         cls.admin.execute(f'CREATE DATABASE "{cls.dbname}"')
         cls.addClassCleanup(cls._drop_database)
         url = urlparse(os.environ.get("DATABASE_URL", ""))
-        cls.database_url = url._replace(path=f"/{cls.dbname}").geturl()
-        cls.provider = FakeProvider().start()
-        cls.addClassCleanup(cls.provider.stop)
-        env = {
-            "DATABASE_URL": cls.database_url,
-            "PLAN_BUILDER": "openrouter",
-            "OPENROUTER_BASE_URL": cls.provider.base_url,
-            "OPENROUTER_API_KEY": FAKE_API_KEY,
-            "AI_RETRY_MAX_WAIT": "0.1",
-            "DB_POOL_MIN_SIZE": "1",
-            "DB_POOL_MAX_SIZE": "4",
-            "PLAN_HEARTBEAT_INTERVAL": "1",
-            "LOG_LEVEL": "INFO",
-        }
-        cls.servers = []
-        for _ in range(cls.workers):
-            server = LiveServer(**env)
-            server.start()
-            cls.addClassCleanup(server.stop)
-            cls.servers.append(server)
+        return url._replace(path=f"/{cls.dbname}").geturl()
 
     @classmethod
     def _drop_database(cls):
@@ -234,3 +241,56 @@ class ShutdownTests(WorkersTestCase):
         self.assertEqual(self.state(), ("UPLOADING", 1, 0))  # progress kept, run closed
         log = server.log_path.read_text()
         self.assertIn("Application shutdown complete", log)
+
+
+class DatabaseRestartTests(WorkersTestCase):
+    """PostgreSQL restarted in the middle of a generation: a private cluster (never the
+    shared server), restarted by the test."""
+
+    workers = 1
+
+    @classmethod
+    def create_database(cls) -> str:
+        reason = pg_cluster.missing_reason()
+        if reason:
+            if os.environ.get("CI") == "true":
+                raise RuntimeError(f"The database restart test cannot run in CI: {reason}")
+            raise unittest.SkipTest(reason)
+        cls.cluster = pg_cluster.PrivateCluster()
+        cls.addClassCleanup(cls.cluster.destroy)
+        cls.cluster.start()
+        cls.cluster.create_database("studyplanner")
+        return cls.cluster.url("studyplanner")
+
+    def wait_for_log(self, text: str, *, count: int, within: float) -> None:
+        log = self.servers[0].log_path
+        deadline = time.monotonic() + within
+        while log.read_text().count(text) < count:
+            self.assertLess(time.monotonic(), deadline, f"{text!r} not logged {count} times")
+            time.sleep(0.1)  # polling the server's log for a condition, with a deadline
+
+    def test_the_run_waits_for_the_database_then_ends_and_nothing_is_left_running(self):
+        self.provider.responder = ScriptedPlans(chunk_size=4, delay=0.05)
+        owner = Watcher(self.logged_in(self.servers[0]), self.url())
+        owner.start()
+        self.assertTrue(owner.wait_for("document_processed", within=30), owner.names())
+
+        self.cluster.stop()
+        # Document 2 is answered while the database is down: its save must wait.
+        second = self.provider.wait_for_requests(2, timeout=30)[1]
+        self.assertTrue(second.wait_completed(timeout=30))
+        # Down longer than a pool checkout waits (DB_POOL_TIMEOUT): two failed heartbeats.
+        failed = self.servers[0].log_path.read_text().count("Heartbeat of session")
+        self.wait_for_log("Heartbeat of session", count=failed + 2, within=30)
+        self.cluster.start()
+        back_at = time.monotonic()
+
+        self.assertTrue(owner.wait_for("completed", within=30) or "error" in owner.names())
+        owner.join(10)
+        ended_at = owner.events[-1][0]
+        self.assertLess(ended_at - back_at, 5.0)
+        status, folded, running = self.state()
+        self.assertIn(status, ("EDITING_PLAN", "UPLOADING"))
+        self.assertEqual(running, 0)
+        if owner.names()[-1] == "completed":
+            self.assertEqual(folded, 3)
