@@ -8,9 +8,12 @@ database of the PostgreSQL server in DATABASE_URL; the PostgreSQL pass only.
 
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -34,7 +37,7 @@ from django.contrib.auth import get_user_model
 from sessions_app.models import Document, StudySession
 owner = get_user_model().objects.get(username="learner")
 session = StudySession.objects.create(owner=owner, title="Workers")
-for position, name in enumerate(("week1.md", "week2.md", "week3.md"), start=1):
+for position, name in enumerate({names!r}, start=1):
     Document.objects.create(session=session, original_name=name, content_text="Notes of " + name,
                             size=10, status="COMPLETED", position=position)
 print(session.pk)
@@ -92,6 +95,8 @@ class Watcher(threading.Thread):
 @unittest.skipUnless(connection.vendor == "postgresql", NEEDS)
 class WorkersTestCase(unittest.TestCase):
     workers = 2
+    documents = 3
+    server_env: dict = {}
 
     @classmethod
     def setUpClass(cls):
@@ -110,6 +115,7 @@ class WorkersTestCase(unittest.TestCase):
             "DB_POOL_TIMEOUT": "2",
             "PLAN_HEARTBEAT_INTERVAL": "1",
             "LOG_LEVEL": "INFO",
+            **cls.server_env,
         }
         cls.servers = []
         for _ in range(cls.workers):
@@ -143,7 +149,8 @@ class WorkersTestCase(unittest.TestCase):
 
     def setUp(self):
         self.provider.reset()
-        self.session_id = self.manage_python(MAKE_SESSION).split()[-1]
+        names = ("week1.md", "week2.md", "week3.md")[: self.documents]
+        self.session_id = self.manage_python(MAKE_SESSION.format(names=names)).split()[-1]
 
     def manage_python(self, code: str) -> str:
         result = subprocess.run(
@@ -294,3 +301,71 @@ class DatabaseRestartTests(WorkersTestCase):
         self.assertEqual(running, 0)
         if owner.names()[-1] == "completed":
             self.assertEqual(folded, 3)
+
+
+def _big_plan() -> list:
+    """A plan at the bounds of SPEC §3 (60 topics × 30 subtopics, long titles): ~250 KB."""
+    return [
+        {
+            "order_index": t,
+            "title": f"Topic {t} " + "x" * 150,
+            "subtopics": [f"Subtopic {t}.{s} " + "y" * 120 for s in range(1, 31)],
+        }
+        for t in range(1, 61)
+    ]
+
+
+def _rss_kb(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status").read().splitlines():  # noqa: SIM115
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+class FrozenClientTests(WorkersTestCase):
+    """Clients that never read their stream (a raw socket): bounded memory, detached, the
+    run goes on. One worker on SQLite, so it runs in both passes."""
+
+    __unittest_skip__ = False
+    workers = 1
+    documents = 1
+    server_env = {"SSE_SEND_TIMEOUT": "1"}
+
+    @classmethod
+    def create_database(cls) -> str:
+        cls.folder = tempfile.mkdtemp(prefix="studyplanner-frozen-")
+        cls.addClassCleanup(shutil.rmtree, cls.folder, True)
+        return f"sqlite:///{cls.folder}/frozen.sqlite3"
+
+    def frozen_socket(self, cookie: str) -> socket.socket:
+        """A connection that asks for the stream and then never reads a byte."""
+        server = self.servers[0]
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", server.port))
+        self.addCleanup(sock.close)
+        sock.sendall(
+            f"GET {self.url('?attach=1')} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Accept: text/event-stream\r\nCookie: {cookie}\r\n\r\n".encode()
+        )
+        return sock
+
+    def test_three_frozen_clients_are_detached_and_hold_no_more_than_a_megabyte_each(self):
+        big = _big_plan()
+        self.provider.responder = ScriptedPlans({"week1.md": big}, chunk_size=500, delay=0.01)
+        server = self.servers[0]
+        client = self.logged_in(server)
+        cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+        reader = Watcher(client, self.url())
+        reader.start()
+        self.assertTrue(reader.first_event.wait(10))
+        before = _rss_kb(server.process.pid)
+
+        frozen = [self.frozen_socket(cookie) for _ in range(3)]
+        self.assertTrue(reader.wait_for("completed", within=120), reader.names())
+
+        grown_mb = (_rss_kb(server.process.pid) - before) / 1024
+        log = server.log_path.read_text()
+        self.assertEqual(log.count("Detached a watcher"), len(frozen), log[-2000:])
+        self.assertLess(grown_mb, 3 * 1 + 10)  # ≤ 1 MB a frozen client, plus noise
+        self.assertEqual(len(self.provider.requests), 1)  # the run went on, once
