@@ -16,7 +16,6 @@ from plans.editor import (
     topics_from_form,
     topics_from_plan,
 )
-from plans.generation import Completed
 from plans.history import record_version
 from plans.live import signal_cancel
 from plans.models import PlanVersion
@@ -81,8 +80,8 @@ async def _generate_without_streaming(request, session, watch):
     finally:
         watch.close()
     if not wants_json(request):
-        if isinstance(final, Completed) or getattr(final, "name", "") == "completed":
-            messages.success(request, final.message)
+        if final is not None and final.name == "completed":
+            messages.success(request, final.payload()["message"])
         elif final is not None:
             messages.error(request, final.payload()["message"])
         return redirect(reverse("sessions:detail", args=[session.pk]))
