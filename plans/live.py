@@ -442,6 +442,32 @@ async def start(session: StudySession, *, builder: PlanBuilder, language: str) -
     return watch
 
 
+async def watch_or_start(
+    session: StudySession,
+    *,
+    builder: PlanBuilder,
+    language: str,
+    last_event_id: str | None = None,
+    attach: bool = False,
+) -> Watch:
+    """What a generate-plan request watches (SPEC §7): the run of `last_event_id` (live or
+    ended), or with `attach` the session's live run; otherwise — or if there is none — a new
+    run. GenerationRefused when none can start (a run is live and the request neither
+    resumes nor attaches: 409)."""
+    attach = attach or last_event_id is not None
+    watching = await watch(session, last_event_id) if attach else None
+    if watching is not None:
+        return watching
+    try:
+        return await start(session, builder=builder, language=language)
+    except GenerationRefused as refused:
+        if attach and refused.reason == "already_generating":
+            watching = await watch(session, None)  # started meanwhile, maybe elsewhere
+            if watching is not None:
+                return watching
+        raise
+
+
 def signal_cancel(session_id) -> bool:
     """Stop this process's run of the session at once (the database flag is set apart)."""
     run = _live.get(str(session_id))

@@ -47,18 +47,18 @@ async def generate_plan(request, pk):
         if language is None:
             return json_error("X-Language must be a language code such as en, de or pt-BR.", 400)
     last_event_id = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
-    attach = request.GET.get("attach") == "1" or last_event_id is not None
-    watch = await live.watch(session, last_event_id) if attach else None
-    if watch is None:
-        try:
-            watch = await live.start(session, builder=select_builder(), language=language)
-        except GenerationRefused as refused:
-            if attach and refused.reason == "already_generating":
-                watch = await live.watch(session, None)  # started meanwhile elsewhere
-            if watch is None:
-                if page:
-                    return refuse(request, session, refused.message)
-                return json_error(refused.message, 409, reason=refused.reason)
+    try:
+        watch = await live.watch_or_start(
+            session,
+            builder=select_builder(),
+            language=language,
+            last_event_id=last_event_id,
+            attach=request.GET.get("attach") == "1",
+        )
+    except GenerationRefused as refused:
+        if page:
+            return refuse(request, session, refused.message)
+        return json_error(refused.message, 409, reason=refused.reason)
 
     if request.method == "POST":
         return await _generate_without_streaming(request, session, watch)
