@@ -430,6 +430,8 @@ class GenerationRun(models.Model):
     )
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the first event carrying the model's work (a plan event) was produced (§17).
+    first_event_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.RUNNING)
     documents_total = models.PositiveIntegerField(default=0)
     documents_processed = models.PositiveIntegerField(default=0)
