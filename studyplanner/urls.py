@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from monitoring.views import metrics
 from sessions_app.views import signup
 
 urlpatterns = [
@@ -16,7 +17,9 @@ urlpatterns = [
     path("accounts/signup/", signup, name="signup"),
     path("sessions/", include("sessions_app.urls")),
     path("sessions/", include("plans.urls")),
+    path("admin/health/", include("monitoring.urls")),
     path("admin/", admin.site.urls),
+    path("metrics", metrics, name="metrics"),
 ]
 
 handler400 = "studyplanner.errors.bad_request"
