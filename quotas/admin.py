@@ -12,7 +12,7 @@ class QuotaOverrideInline(admin.StackedInline):
 
     model = QuotaOverride
     can_delete = True
-    extra = 0
+    extra = 1
     max_num = 1
     verbose_name_plural = "AI quota (empty fields keep the site's settings; 0 is unlimited)"
 

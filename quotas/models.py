@@ -52,6 +52,7 @@ class QuotaOverride(models.Model):
 
     class Meta:
         verbose_name = "AI quota of a user"
+        verbose_name_plural = "AI quotas of users"
 
     def __str__(self):
         return f"AI quota of {self.user}"

@@ -55,7 +55,7 @@ class DashboardNumbersTests(DashboardTestCase):
     def setUp(self):
         super().setUp()
         # Last 24 hours: 4 succeeded (10, 20, 30, 40 s), 1 failed (50 s), 1 cancelled, 1 running.
-        for hours, seconds, first in [(1, 10, 1), (2, 20, 2), (3, 30, 3), (5, 40, 4)]:
+        for hours, seconds, first in [(1, 10, 1), (2, 20, 2), (3, 30, 3), (5, 40, 5)]:
             self.run_at(
                 hours,
                 Outcome.SUCCEEDED,
@@ -108,8 +108,8 @@ class DashboardNumbersTests(DashboardTestCase):
         html = self.page()
         # Finished in 24 h: 5, 10, 20, 30, 40, 50 s → p50 = 25, p95 = 47.5 (¾ of the way from 40 to 50).
         self.assertEqual(self.metric(html, 0, "duration"), "25.0 s / 47.5 s")
-        # First events: 1, 2, 3, 4 s → p50 = 2.5, p95 = 3.85.
-        self.assertEqual(self.metric(html, 0, "first-event"), "2.5 s / 3.9 s")
+        # First events: 1, 2, 3, 5 s → p50 = 2.5, p95 = 3 + 0.85 × 2 = 4.7.
+        self.assertEqual(self.metric(html, 0, "first-event"), "2.5 s / 4.7 s")
         # 7 days adds two 60 s runs: 5 10 20 30 40 50 60 60 → p50 35, p95 60.
         self.assertEqual(self.metric(html, 1, "duration"), "35.0 s / 60.0 s")
 
