@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -138,3 +139,12 @@ def record_finished(
         "error": error[:300],
     }
     logger.info("finished %s", json.dumps(fields, ensure_ascii=False))
+
+
+def forget_this_process() -> None:
+    """At a worker's shutdown: its open-streams gauge leaves the multiprocess directory
+    (counters and histograms stay: what happened keeps counting)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid())
