@@ -106,7 +106,7 @@ class DashboardNumbersTests(DashboardTestCase):
 
     def test_duration_and_first_event_percentiles_interpolate_like_percentile_cont(self):
         html = self.page()
-        # Finished in 24 h: 5, 10, 20, 30, 40, 50 s → p50 = 25, p95 = 47.5 (¾ of the way from 40 to 50).
+        # Finished in 24 h: 5, 10, 20, 30, 40, 50 s → p50 = 25, p95 = 40 + 0.75 × 10 = 47.5.
         self.assertEqual(self.metric(html, 0, "duration"), "25.0 s / 47.5 s")
         # First events: 1, 2, 3, 5 s → p50 = 2.5, p95 = 3 + 0.85 × 2 = 4.7.
         self.assertEqual(self.metric(html, 0, "first-event"), "2.5 s / 4.7 s")

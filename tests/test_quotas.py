@@ -9,9 +9,10 @@ from django.utils import timezone
 from quotas.models import Kind, QuotaOverride, QuotaUsage
 from quotas.service import QuotaExceeded, consume, seconds_to_midnight
 from sessions_app.models import GenerationRun, StudySession
+from studyplanner.db import run_db
 from tests.base import AppTestCase
 from tests.fakes import FakeProviderMixin, Reply
-from tests.plans_scripts import ScriptedPlans
+from tests.plans_scripts import WEEK_PLANS, ScriptedPlans
 from tests.streams import read_all
 
 STREAM = {"accept": "text/event-stream"}
@@ -48,19 +49,15 @@ class QuotaTestCase(FakeProviderMixin, AppTestCase):
         return response, events
 
     async def anew_session(self):
-        from studyplanner.db import run_db
-
         return await run_db(self.new_session)
 
     async def aused(self, **kwargs):
-        from studyplanner.db import run_db
-
         return await run_db(used_today, self.owner, **kwargs)
 
 
 class CountingTests(QuotaTestCase):
     async def test_an_ai_run_takes_one_unit(self):
-        response, events = await self.generate(await self.anew_session())
+        _, events = await self.generate(await self.anew_session())
 
         self.assertEqual(events[-1].event, "completed")
         self.assertEqual(await self.aused(), 1)
@@ -68,7 +65,7 @@ class CountingTests(QuotaTestCase):
     async def test_offline_runs_never_count(self):
         with override_settings(PLAN_BUILDER="offline", QUOTA_AI_PLAN_RUNS_PER_DAY=1):
             for _ in range(3):
-                response, events = await self.generate(await self.anew_session())
+                _, events = await self.generate(await self.anew_session())
                 self.assertEqual(events[-1].event, "completed")
         self.assertEqual(await self.aused(), 0)
         self.assertEqual(self.provider.requests, [])
@@ -108,25 +105,18 @@ class RefundTests(QuotaTestCase):
     async def test_a_run_that_failed_before_the_model_produced_anything_gives_its_unit_back(self):
         self.provider.responder = lambda request: Reply.error(400, message="bad request")
 
-        response, events = await self.generate(await self.anew_session())
+        _, events = await self.generate(await self.anew_session())
 
         self.assertEqual(events[-1].event, "error")
         self.assertEqual(await self.aused(), 0)
 
     async def test_a_run_that_failed_after_the_model_wrote_part_of_the_plan_keeps_its_unit(self):
         session = await self.anew_session()
-        from studyplanner.db import run_db
-
         await run_db(self.make_document, session, name="week2.md", text="# week2.md\n\nMore.")
-        scripted = ScriptedPlans()
-        self.provider.responder = lambda request: (
-            scripted(request)
-            if "week1.md" in request.user_prompt
-            and "week2" not in request.user_prompt.split("New document")[1]
-            else Reply.error(400, message="no")
-        )
+        # Only week1.md has a scripted plan: week2.md gets an HTTP 400.
+        self.provider.responder = ScriptedPlans({"week1.md": WEEK_PLANS["week1.md"]})
 
-        response, events = await self.generate(session)
+        _, events = await self.generate(session)
 
         self.assertEqual(events[-1].event, "error")
         self.assertEqual([e.event for e in events].count("document_processed"), 1)
