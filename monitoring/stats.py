@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.apps import apps
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -63,21 +64,50 @@ class PercentileCont(Aggregate):
         super().__init__(expression, fraction=float(fraction), **extra)
 
 
-def percentile(queryset: QuerySet, expression: Expression, fraction: float) -> float | None:
-    """The `fraction` percentile of `expression` over `queryset` (NULLs left out), linear
-    interpolation between the closest ranks like percentile_cont; None for no rows."""
+def percentiles(
+    queryset: QuerySet, expression: Expression, fractions: tuple[float, ...] = (0.5, 0.95)
+) -> list[float | None]:
+    """The `fractions` percentiles of `expression` over `queryset` (NULLs left out), by
+    linear interpolation between the closest ranks like percentile_cont; None for no rows."""
     values = queryset.annotate(_v=expression).filter(_v__isnull=False)
     if connection.vendor == "postgresql":
-        return values.aggregate(p=PercentileCont(F("_v"), fraction))["p"]
-    count = values.count()
-    if not count:
-        return None
-    position = fraction * (count - 1)
-    low = math.floor(position)
-    pair = list(values.order_by("_v").values_list("_v", flat=True)[low : low + 2])
-    if len(pair) == 1 or position == low:
-        return pair[0]
-    return pair[0] + (pair[1] - pair[0]) * (position - low)
+        found = values.aggregate(
+            **{f"p{n}": PercentileCont(F("_v"), fraction) for n, fraction in enumerate(fractions)}
+        )
+        return [found[f"p{n}"] for n in range(len(fractions))]
+    return _ranked_percentiles(values, fractions)
+
+
+def _ranked_percentiles(values: QuerySet, fractions: tuple[float, ...]) -> list[float | None]:
+    """Without percentile_cont (SQLite): one query numbers the ordered values and keeps
+    only the (at most two) rows around each fraction's position, which are interpolated."""
+    try:
+        inner, params = values.values_list("_v").order_by().query.sql_with_params()
+    except EmptyResultSet:
+        return [None for _ in fractions]
+    # The ranks within 1 of each position: floor(position) and the next one among them.
+    wanted = " OR ".join(
+        f"(i BETWEEN {f!r} * (n - 1) - 1 AND {f!r} * (n - 1) + 1)" for f in fractions
+    )
+    sql = (
+        'SELECT i, n, v FROM (SELECT "_v" AS v, ROW_NUMBER() OVER (ORDER BY "_v") - 1 AS i, '
+        f"COUNT(*) OVER () AS n FROM ({inner}) AS picked) AS ranked "
+        f"WHERE {wanted}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return [None for _ in fractions]
+    count = rows[0][1]
+    at = {i: v for i, _, v in rows}
+    found = []
+    for fraction in fractions:
+        position = fraction * (count - 1)
+        low = math.floor(position)
+        high = min(low + 1, count - 1)
+        found.append(at[low] + (at[high] - at[low]) * (position - low))
+    return found
 
 
 @dataclass
@@ -159,14 +189,16 @@ def summarize(
         .annotate(n=Count("pk"))
         .order_by("-n", "error")[:5]
     )
+    duration_p50, duration_p95 = percentiles(finished, duration)
+    first_event_p50, first_event_p95 = percentiles(queryset, first_event)
     return Summary(
         label=label,
         since=since,
         outcomes=outcomes,
-        duration_p50=percentile(finished, duration, 0.5),
-        duration_p95=percentile(finished, duration, 0.95),
-        first_event_p50=percentile(queryset, first_event, 0.5),
-        first_event_p95=percentile(queryset, first_event, 0.95),
+        duration_p50=duration_p50,
+        duration_p95=duration_p95,
+        first_event_p50=first_event_p50,
+        first_event_p95=first_event_p95,
         usage=usage,
         errors=errors,
     )

@@ -448,7 +448,11 @@ class GenerationRun(models.Model):
     class Meta:
         db_table = "plans_generationrun"
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["session", "outcome"], name="run_session_outcome")]
+        indexes = [
+            models.Index(fields=["session", "outcome"], name="run_session_outcome"),
+            # The health dashboard's windows (last 24 hours, 7 days).
+            models.Index(fields=["started_at"], name="run_started_at"),
+        ]
 
     def __str__(self):
         return f"{self.session} · {self.get_outcome_display()} · {self.started_at:%Y-%m-%d %H:%M}"

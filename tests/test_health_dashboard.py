@@ -111,7 +111,7 @@ class DashboardNumbersTests(DashboardTestCase):
         # First events: 1, 2, 3, 5 s → p50 = 2.5, p95 = 3 + 0.85 × 2 = 4.7.
         self.assertEqual(self.metric(html, 0, "first-event"), "2.5 s / 4.7 s")
         # 7 days adds two 60 s runs: 5 10 20 30 40 50 60 60 → p50 35, p95 60.
-        self.assertEqual(self.metric(html, 1, "duration"), "35.0 s / 60.0 s")
+        self.assertEqual(self.metric(html, 1, "duration"), "35.0 s / 1 min 0 s")
 
     def test_tokens_and_cost_are_summed_per_model(self):
         html = self.page()
@@ -195,3 +195,24 @@ class GeneratingSessionsTests(DashboardTestCase):
         self.client.post(f"/admin/health/sessions/{session.pk}/reset")
         session.refresh_from_db()
         self.assertEqual(session.status, StudySession.Status.GENERATING_PLAN)
+
+
+class PercentileTests(DashboardTestCase):
+    def test_both_percentile_queries_interpolate_between_ranks(self):
+        from monitoring.stats import Seconds, _ranked_percentiles, percentiles
+
+        for seconds in (7, 1, 3, 100, 2, 8, 9, 4, 5, 6):
+            self.run_at(1, Outcome.SUCCEEDED, seconds=seconds)
+        self.run_at(1, Outcome.RUNNING)  # no duration: left out
+        runs = GenerationRun.objects.all()
+        duration = Seconds("finished_at", "started_at")
+        fractions = (0.0, 0.5, 0.9, 0.95, 1.0)
+        # Sorted: 1 2 3 4 5 6 7 8 9 100; p90 = 9 + 0.1 × 91, p95 = 9 + 0.55 × 91.
+        expected = [1.0, 5.5, 18.1, 59.05, 100.0]
+
+        for found in (
+            percentiles(runs, duration, fractions),
+            _ranked_percentiles(runs.annotate(_v=duration).filter(_v__isnull=False), fractions),
+        ):
+            self.assertEqual([round(value, 2) for value in found], expected)
+        self.assertEqual(percentiles(runs.none(), duration), [None, None])

@@ -8,7 +8,7 @@ def seconds(value) -> str:
     """12.34 → "12.3 s"; 135 → "2 min 15 s"; None → "—"."""
     if value is None:
         return "—"
-    value = float(value)
+    value = round(float(value), 1)
     if value < 60:
         return f"{value:.1f} s"
     minutes, rest = divmod(round(value), 60)
