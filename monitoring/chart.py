@@ -15,7 +15,7 @@ SERIES = [
     ("running", "#1565c0"),
 ]
 WIDTH, HEIGHT = 720, 180
-LEFT, BOTTOM, TOP = 32, 22, 8
+LEFT, BOTTOM, TOP = 32, 28, 10
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Chart:
     width: int
     height: int
     rects: list[Rect]
-    labels: list[tuple[float, str]]  # x, text under the axis
+    labels: list[tuple[float, str, bool]]  # x, text under the axis, minor
     ticks: list[tuple[float, int]]  # y, value
     baseline: float
     plot_left: int
@@ -68,7 +68,7 @@ def hourly_chart(bars: list[Bar]) -> Chart:
                     round(x, 1), round(y, 1), round(slot * 0.7, 1), round(height, 1), colour, title
                 )
             )
-        if index % 3 == 0:
-            labels.append((round(x + slot * 0.35, 1), f"{bar.hour:%H}h"))
+        if index % 3 == 0:  # every 3 hours; on phones every 6 (the others are "minor")
+            labels.append((round(x + slot * 0.35, 1), f"{bar.hour:%H}h", index % 6 != 0))
     ticks = [(round(HEIGHT - BOTTOM - plot_height * v / top, 1), v) for v in (0, top // 2, top)]
     return Chart(WIDTH, HEIGHT, rects, labels, ticks, HEIGHT - BOTTOM, LEFT, SERIES)
