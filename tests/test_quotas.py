@@ -75,7 +75,9 @@ class CountingTests(QuotaTestCase):
         first, _ = await self.generate(sessions[0])
         second, _ = await self.generate(sessions[1])
 
+        before = seconds_to_midnight()
         third, _ = await self.generate(sessions[2])
+        after = seconds_to_midnight()
 
         self.assertEqual([first.status_code, second.status_code], [200, 200])
         self.assertEqual(third.status_code, 429)
@@ -83,6 +85,7 @@ class CountingTests(QuotaTestCase):
         body = third.json()
         self.assertEqual((body["limit"], body["used"]), (2, 2))
         self.assertEqual(body["retry_after"], int(third["Retry-After"]))
+        self.assertTrue(after <= body["retry_after"] <= before)
         self.assertIn("used all 2 AI plan generations", body["error"])
         refused = await StudySession.objects.aget(pk=sessions[2].pk)
         self.assertEqual(refused.status, StudySession.Status.UPLOADING)
