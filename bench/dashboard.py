@@ -4,7 +4,8 @@
     .venv/bin/python bench/dashboard.py --database-url postgres://postgres@127.0.0.1:5432/sp_bench
 
 It migrates a fresh database (for PostgreSQL, the named one is dropped and created again),
-writes --runs generation runs spread over the last 10 days (outcomes, models, durations,
+writes --runs generation runs spread over the last --days days (default 10: most of them in
+the 7-day window, the worst case) (outcomes, models, durations,
 first events, tokens, costs and a handful of error messages, mixed as in real use), then
 renders GET /admin/health/ as staff --repeat times and prints each time and the queries used.
 """
@@ -47,7 +48,7 @@ def fresh_database(url: str | None) -> str:
     return url
 
 
-def fill(runs: int) -> None:
+def fill(runs: int, days: float) -> None:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
@@ -63,7 +64,7 @@ def fill(runs: int) -> None:
     started_at.auto_now_add = False  # the history is back-dated
     batch = []
     for n in range(runs):
-        started = now - timedelta(seconds=rng.uniform(0, 10 * 86400))
+        started = now - timedelta(seconds=rng.uniform(0, days * 86400))
         outcome = rng.choices(["succeeded", "failed", "cancelled"], [80, 15, 5])[0]
         seconds = rng.lognormvariate(3.5, 0.6)
         batch.append(
@@ -94,6 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--days", type=float, default=10)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
@@ -110,8 +112,10 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     began = time.perf_counter()
-    fill(args.runs)
-    print(f"{connection.vendor}: wrote {args.runs} runs in {time.perf_counter() - began:.1f} s")
+    fill(args.runs, args.days)
+    print(
+        f"{connection.vendor}: wrote {args.runs} runs over {args.days:g} days in {time.perf_counter() - began:.1f} s"
+    )
 
     client = Client(HTTP_HOST="localhost")
     client.force_login(get_user_model().objects.create_user("bench-staff", is_staff=True))
