@@ -114,7 +114,8 @@ def main() -> None:
     began = time.perf_counter()
     fill(args.runs, args.days)
     print(
-        f"{connection.vendor}: wrote {args.runs} runs over {args.days:g} days in {time.perf_counter() - began:.1f} s"
+        f"{connection.vendor}: wrote {args.runs} runs over {args.days:g} days "
+        f"in {time.perf_counter() - began:.1f} s"
     )
 
     client = Client(HTTP_HOST="localhost")
