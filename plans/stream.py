@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 from plans.generation import PlanEvent, end_claim
 from sessions_app.models import StudySession
 from studyplanner.db import run_db
-from studyplanner.metrics import open_stream
+from studyplanner.metrics import counted_stream
 from studyplanner.sse import PING, encode_comment, encode_event, encode_retry, paced
 
 RECONNECT_MS = 3000
@@ -67,23 +67,22 @@ class GenerationStream:
         if not self.started:
             self.ending = asyncio.ensure_future(self._end())
 
+    @counted_stream("plan")  # the open-streams gauge of /metrics
     async def _chunks(self):
         self.started = True
         self.unread_timer.cancel()
-        with open_stream("plan"):  # the open-streams gauge of /metrics
-            yield encode_retry(RECONNECT_MS)  # the first bytes go out before any work
-            pacing = paced(self.events, ping_interval=settings.SSE_PING_INTERVAL)
-            async with aclosing(pacing) as items:
-                event_id = 0
-                async for item in items:
-                    if item is PING:
-                        yield encode_comment("ping")
-                        continue
-                    event_id += 1
-                    data = render_html(item, self.session.pk) if self.html else item.payload()
-                    yield encode_event(item.name, data, id=event_id)
-                    if item.final:
-                        return
+        yield encode_retry(RECONNECT_MS)  # the first bytes go out before any work
+        async with aclosing(paced(self.events, ping_interval=settings.SSE_PING_INTERVAL)) as items:
+            event_id = 0
+            async for item in items:
+                if item is PING:
+                    yield encode_comment("ping")
+                    continue
+                event_id += 1
+                data = render_html(item, self.session.pk) if self.html else item.payload()
+                yield encode_event(item.name, data, id=event_id)
+                if item.final:
+                    return
 
     def close(self) -> concurrent.futures.Future:
         self.loop.call_soon_threadsafe(self.unread_timer.cancel)

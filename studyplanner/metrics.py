@@ -10,17 +10,18 @@ counts for itself, which is right for one worker only.
 
     record_finished("run", outcome="succeeded", builder="openrouter", ...)
     record_upstream_call(status=200, retry=False)
-    with open_stream("plan"):
+    with open_stream("question"):      # or @counted_stream("plan") on a body's generator
         ...
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from decimal import Decimal
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -89,6 +90,26 @@ def open_stream(kind: str) -> Iterator[None]:
         yield
     finally:
         gauge.dec()
+
+
+def counted_stream(kind: str):
+    """Decorates an async generator (an event stream's body) to count it as open from its
+    first item until it ends or is closed."""
+
+    def decorate(body: Callable[..., AsyncGenerator]) -> Callable[..., AsyncGenerator]:
+        @functools.wraps(body)
+        async def counted(*args, **kwargs):
+            with open_stream(kind):
+                items = body(*args, **kwargs)
+                try:
+                    async for item in items:
+                        yield item
+                finally:
+                    await items.aclose()
+
+        return counted
+
+    return decorate
 
 
 def record_finished(

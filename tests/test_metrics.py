@@ -31,6 +31,7 @@ def samples(text: str) -> dict[tuple, float]:
 
 
 def value(page: dict, name: str, **labels) -> float:
+    """One sample's value (0 when the page doesn't have it)."""
     return page.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
@@ -106,6 +107,26 @@ class RunMetricsTests(FakeProviderMixin, AppTestCase):
         self.assertEqual(delta(durations, kind="run", outcome="succeeded"), 2)
         self.assertEqual(delta("studyplanner_first_event_seconds_count", kind="run"), 2)
         self.assertEqual(value(after, "studyplanner_open_streams", kind="plan"), 0)
+
+    async def test_an_event_stream_is_counted_as_open_until_it_ends(self):
+        self.provider.responder = ScriptedPlans()
+        session = await run_db(self.make_session)
+        await run_db(self.make_document, session, name="week1.md", text="# week1.md\n\nNotes.")
+        await self.async_client.aforce_login(self.owner)
+        gauge = {"name": "studyplanner_open_streams", "kind": "plan"}
+        before = value(await self.scrape(), **gauge)
+
+        response = await self.async_client.get(
+            f"/sessions/{session.pk}/generate-plan", headers={"accept": "text/event-stream"}
+        )
+        chunks = aiter(response.streaming_content)
+        self.assertTrue((await anext(chunks)).startswith(b"retry:"))
+        during = value(await self.scrape(), **gauge)
+        rest = b"".join([chunk async for chunk in chunks])
+        after = value(await self.scrape(), **gauge)
+
+        self.assertIn(b"event: completed", rest)
+        self.assertEqual((during - before, after - before), (1, 0))
 
 
 class MultiProcessMetricsTests(AppTestCase):
