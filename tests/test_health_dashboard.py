@@ -130,7 +130,7 @@ class DashboardNumbersTests(DashboardTestCase):
         self.assertEqual(errors, [("2", "The model timed out."), ("1", "HTTP 500: upstream broke")])
         self.assertNotIn("Too old to show", html)
         self.assertNotIn("Cancelled by the learner.", week.split("Most frequent errors")[1])
-        link = re.search(r'<a href="([^"]+)">show these runs</a>', week).group(1)
+        link = re.search(r'<a href="([^"]+)">show these (?:plan runs|questions)</a>', week).group(1)
         listing = self.client.get(link.replace("&amp;", "&"))
         self.assertEqual(listing.status_code, 200)
         self.assertContains(listing, "2 generation runs")
@@ -216,3 +216,52 @@ class PercentileTests(DashboardTestCase):
         ):
             self.assertEqual([round(value, 2) for value in found], expected)
         self.assertEqual(percentiles(runs.none(), duration), [None, None])
+
+
+class DashboardQuestionTests(DashboardTestCase):
+    def ask_at(self, hours_ago, outcome, *, ms=None, first_ms=None, **fields):
+        from questions.models import Question
+
+        created = self.now - timedelta(hours=hours_ago)
+        return Question.objects.create(
+            session=self.session,
+            text="A question whose text never shows on the dashboard",
+            builder="openrouter",
+            outcome=outcome,
+            created_at=created,
+            finished_at=None if ms is None else created + timedelta(milliseconds=ms),
+            duration_ms=ms,
+            first_token_ms=first_ms,
+            **fields,
+        )
+
+    def test_questions_get_their_own_figures_and_error_links(self):
+        for ms, first_ms in [(1000, 100), (2000, 200), (3000, 300)]:
+            self.ask_at(
+                2,
+                "succeeded",
+                ms=ms,
+                first_ms=first_ms,
+                model="m/chat",
+                prompt_tokens=50,
+                completion_tokens=5,
+                cost=Decimal("0.001"),
+            )
+        self.ask_at(3, "failed", ms=5000, error="HTTP 503: Service Unavailable")
+        self.ask_at(50, "failed", ms=500, error="HTTP 503: Service Unavailable")
+
+        html = self.page()
+
+        self.assertEqual(html.count('class="health-window"'), 4)  # runs and questions × 2
+        self.assertEqual(self.outcome_count(html, 2, "succeeded"), 3)
+        self.assertEqual(self.outcome_count(html, 3, "failed"), 2)
+        self.assertEqual(self.metric(html, 2, "success-rate"), "75.0 %")
+        self.assertEqual(self.metric(html, 2, "duration"), "2.5 s / 4.7 s")  # 1 2 3 5 s
+        self.assertEqual(self.metric(html, 2, "first-event"), "0.2 s / 0.3 s")
+        self.assertEqual(self.metric(html, 2, "tokens"), "150 / 15")
+        self.assertNotIn("never shows on the dashboard", html)
+        week = html.split('class="health-window"')[4]
+        link = re.search(r'<a href="([^"]+)">show these (?:plan runs|questions)</a>', week).group(1)
+        listing = self.client.get(link.replace("&amp;", "&"))
+        self.assertEqual(listing.status_code, 200)
+        self.assertContains(listing, "2 questions")

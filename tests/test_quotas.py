@@ -92,6 +92,21 @@ class CountingTests(QuotaTestCase):
         self.assertFalse(await GenerationRun.objects.filter(session=refused).aexists())
         self.assertEqual(len(self.provider.requests), 2)
 
+    async def test_a_run_with_nothing_left_to_read_is_free_even_with_the_quota_spent(self):
+        session = await self.anew_session()
+        document = await session.documents.afirst()
+        await StudySession.objects.filter(pk=session.pk).aupdate(
+            draft_plan=WEEK_PLANS["week1.md"], folded_document_ids=[str(document.pk)]
+        )
+        await run_db(consume, self.owner, Kind.PLAN)
+        await run_db(consume, self.owner, Kind.PLAN)
+
+        response, events = await self.generate(session)
+
+        self.assertEqual((response.status_code, events[-1].event), (200, "completed"))
+        self.assertEqual(self.provider.requests, [])
+        self.assertEqual(await self.aused(), 2)
+
     async def test_a_refused_claim_gives_its_unit_back(self):
         session = await self.anew_session()
         await StudySession.objects.filter(pk=session.pk).aupdate(
