@@ -1,6 +1,8 @@
 """The health dashboard and the quota line in real Chromium, at desktop and phone width
 (issue 15). The screenshots go to test-artifacts/pages/ for people to look at."""
 
+import re
+
 from playwright.sync_api import expect
 
 from tests.e2e.support import LEARNER, BrowserTestCase, LiveServer
@@ -46,6 +48,16 @@ for n in range(400):
     GenerationRun.objects.filter(pk=run.pk).update(started_at=started,
         finished_at=started + timedelta(seconds=rng.lognormvariate(3.3, 0.5)),
         first_event_at=started + timedelta(seconds=rng.lognormvariate(0.4, 0.4)))
+from questions.models import Question
+for n in range(60):
+    created = now - timedelta(hours=rng.uniform(0, 24 if n < 25 else 168))
+    outcome = rng.choices(["succeeded", "failed"], [92, 8])[0]
+    Question.objects.create(session=course, text="What is a basis?", builder="openrouter",
+        model="openai/gpt-4o-mini", outcome=outcome, created_at=created,
+        finished_at=created + timedelta(seconds=3), duration_ms=rng.randint(1500, 6000),
+        first_token_ms=rng.randint(150, 900), prompt_tokens=rng.randint(800, 2000),
+        completion_tokens=rng.randint(60, 300), cost=Decimal(rng.randint(20, 90)) / 1000000,
+        error="HTTP 503: Service Unavailable" if outcome == "failed" else "")
 day = now.date()
 QuotaUsage.objects.create(user=learner, day=day, kind="plan", used=1)
 QuotaUsage.objects.create(user=spent, day=day, kind="plan", used=3)
@@ -118,5 +130,5 @@ class MonitoringBrowserTests(BrowserTestCase):
         expect(self.page.locator("#quota-note:not([data-old])")).to_contain_text(
             "You have used all 3 AI plan generations for today"
         )
-        expect(self.page.locator("#session-status")).to_have_text("Uploading documents")
+        expect(self.page.locator("#session-status")).to_have_class(re.compile("badge-uploading"))
         self.snapshot("session-quota-spent-375")
