@@ -13,7 +13,13 @@ from django.conf import settings
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, PyPdfError
 
-from sessions_app.extraction.results import PDF, ExtractedDocument, ExtractionFailed, clean
+from sessions_app.extraction.results import (
+    PDF,
+    ExtractedDocument,
+    ExtractionFailed,
+    clean,
+    join_broken_words,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +88,7 @@ def extract_pdf(data: bytes) -> ExtractedDocument:
                 f"Page {number} of this PDF is damaged and its text can't be read. "
                 "Export or print the document to a new PDF, then upload that."
             ) from error
-        text = clean(text)
+        text = join_broken_words(clean(text))
         pages.append(text)
         length += len(text) + 1
         if length - 1 > settings.MAX_DOCUMENT_CHARS:

@@ -6,6 +6,7 @@ of `Document.content_text` (`clean`) and the length limit from settings (`check_
 """
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -17,6 +18,10 @@ PLAIN_TEXT = "text/plain"
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _NEWLINES = re.compile("\r\n?|[\f\v\u2028\u2029]")
+_SOFT_HYPHEN = "\u00ad"
+# A word broken at a line's end: "compres-\nsion" (a letter, a hyphen, the line break, and
+# a lower-case letter going on). The rest of the word moves up; the line break stays.
+_BROKEN_WORD = re.compile(r"(?<=[^\W\d_])-\n(?P<rest>[^\W\d_]+)[^\S\n]?")
 
 
 class ExtractionFailed(Exception):
@@ -45,6 +50,20 @@ def check_length(length: int, *, more: str = "") -> None:
 
 
 def clean(text: str) -> str:
-    """Apply the content_text conventions: `\\n` newlines, no NULs, no page breaks, valid UTF-8."""
-    text = _NEWLINES.sub("\n", text.replace("\x00", ""))
-    return _SURROGATES.sub("\ufffd", text)
+    """Apply the content_text conventions: `\\n` newlines, no NULs, no page breaks, valid
+    UTF-8, Unicode compatibility forms folded (NFKC: the ligature "ﬁ" is "fi", so a search
+    for "file" finds "ﬁle"; full-width and presentation forms become plain letters) and no
+    soft hyphens."""
+    text = _NEWLINES.sub("\n", text.replace("\x00", "").replace(_SOFT_HYPHEN, ""))
+    text = _SURROGATES.sub("\ufffd", text)
+    return unicodedata.normalize("NFKC", text)
+
+
+def join_broken_words(text: str) -> str:
+    """Words hyphenated across a line break joined again: "compres-\\nsion of" becomes
+    "compression\\nof". For text laid out in lines (PDF pages, hard-wrapped notes)."""
+    if "-\n" not in text:
+        return text
+    return _BROKEN_WORD.sub(
+        lambda m: m.group("rest") + "\n" if m.group("rest")[0].islower() else m.group(0), text
+    )

@@ -15,6 +15,7 @@ from plans.builders.offline.titles import (
     CONTAINER_WORDS,
     DIVISION_WORDS,
     KEYWORD_LINE,
+    LABEL,
     PART_WORDS,
     clean_title,
     has_letters,
@@ -23,7 +24,7 @@ from plans.builders.offline.titles import (
     looks_like_code,
     reads_like_title,
 )
-from plans.schema import MAX_TEXT_LENGTH
+from plans.schema import MAX_TEXT_LENGTH, MAX_TOPICS
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Heading:
     rank: float  # smaller is higher: 0 a part, 1 a chapter or "#", 2 a "##" or a lecture …
     title: str
     line: int  # position in the document, to interleave headings found by different rules
+    numbered: bool = False  # "2 Title", "2. Title": a chapter (or section), never a part
 
 
 # --- lines that are headings ----------------------------------------------------------
@@ -81,16 +83,58 @@ def text_headings(text: ReadableText) -> list[Heading]:
 
 
 def outline_headings(outline: list[dict]) -> list[Heading]:
+    entries = [
+        (position, entry)
+        for position, entry in enumerate(outline or [])
+        if isinstance(entry, dict) and isinstance(entry.get("title"), str)
+    ]
+    labelled = _sequence_labels(entries)
     headings = []
-    for position, entry in enumerate(outline or []):
-        if not isinstance(entry, dict) or not isinstance(entry.get("title"), str):
-            continue
+    for position, entry in entries:
         level = entry.get("level")
-        title = clean_title(entry["title"])
+        raw = " ".join(entry["title"].split())
+        match = LABEL.match(raw)
+        numbered = bool(match and match.group("label")[0].isdigit())
+        if match and position in labelled:
+            raw = raw[match.end() :]
+        title = clean_title(raw)
         if has_letters(title):
             rank = level if isinstance(level, int) and not isinstance(level, bool) else 1
-            headings.append(Heading(rank, title, position))
+            headings.append(Heading(rank, title, position, numbered))
     return headings
+
+
+def _sequence_labels(entries: list[tuple[int, dict]]) -> set[int]:
+    """Positions of the entries whose leading "A", "B", "III" or "Appendix C" is a label.
+
+    A letter or numeral in front of a title is a label when the entries of the same level
+    count with it ("A A sample session", "B Invoking R"; "I Gnuplot", "II Plotting
+    styles") or a word says so ("Appendix C", "Part II"); "A Complete Example" alone keeps
+    its "A".
+    """
+    found: dict[object, list[tuple[int, int, int]]] = {}  # level → (position, letter, roman)
+    explicit = set()
+    for position, entry in entries:
+        match = LABEL.match(" ".join(entry["title"].split()))
+        if not match or match.group("label")[0].isdigit():
+            continue
+        label = match.group("label")
+        if match.start("label") > 0:  # "Appendix C", "Part II"
+            explicit.add(position)
+        letter = ord(label) - ord("A") + 1 if len(label) == 1 else 0
+        found.setdefault(entry.get("level"), []).append(
+            (position, letter, _roman_value(label) or 0)
+        )
+    labelled = set(explicit)
+    for items in found.values():
+        letters = {letter for _, letter, _ in items if letter}
+        romans = {roman for _, _, roman in items if roman}
+        for position, letter, roman in items:
+            if (letter and (letter - 1 in letters or letter + 1 in letters)) or (
+                roman and (roman - 1 in romans or roman + 1 in romans)
+            ):
+                labelled.add(position)
+    return labelled
 
 
 def _markdown_headings(text: ReadableText) -> list[Heading]:
@@ -165,8 +209,8 @@ def _numbered_headings(text: ReadableText) -> list[Heading]:
     headings: list[Heading] = []
     used_as_title = -1
 
-    def accept(rank: float, title: str, line: int) -> None:
-        headings.append(Heading(rank, title, line))
+    def accept(rank: float, title: str, line: int, numbered: bool = False) -> None:
+        headings.append(Heading(rank, title, line, numbered))
         for sequence_rank, sequence in lower_ranks:
             if sequence_rank > rank:
                 sequence.reset()
@@ -227,9 +271,9 @@ def _numbered_headings(text: ReadableText) -> list[Heading]:
             if len(parts) == 1:
                 style = "dot" if match.group("dot") else "plain"
                 if arabic.accepts(int(parts[0]), style, title, i):
-                    accept(3, title, i)
+                    accept(3, title, i, numbered=True)
             else:
-                accept(2 + len(parts), title, i)
+                accept(2 + len(parts), title, i, numbered=True)
         elif first in "IVXLCDM" and (match := _ROMAN_NUMBERED.match(stripped)):
             title = _list_title(match.group("rest"))
             value = _roman_value(match.group("number"))
@@ -370,10 +414,9 @@ def arrange(headings: list[Heading]) -> list[DocumentTopic]:
     lone_top = count[ranks[0]] == 1 and headings[0].rank == ranks[0] and len(ranks) > 1
     if lone_top and (ranks[0] < 1 or len(ranks) > 2 or count[ranks[1]] >= MANY_SECTIONS):
         headings, ranks = headings[1:], ranks[1:]
-    # A few parts over many chapters: the chapters make the better topics.
-    parts = count[ranks[0]]
-    if len(ranks) > 1 and 2 <= parts <= 3 and count[ranks[1]] >= max(MANY_SECTIONS, 3 * parts):
-        headings = [h for h in headings if h.rank != ranks[0]]
+    # A few parts or books over many chapters: the chapters make the better topics.
+    if len(ranks) > 1 and _are_parts(headings, ranks[0], ranks[1]):
+        headings = _descend(headings, ranks[0], ranks[1])
         ranks = ranks[1:]
     topic_rank = ranks[0]
     topics: list[DocumentTopic] = []
@@ -400,6 +443,49 @@ def arrange(headings: list[Heading]) -> list[DocumentTopic]:
             section.append(heading)
     close_section()
     return topics
+
+
+MAX_PARTS = 8
+CHAPTERS_IN_A_PART = 10
+
+
+def _children(headings: list[Heading], top: float, below: float) -> list[int]:
+    """How many `below` headings each `top` heading has, in order."""
+    counts: list[int] = []
+    for heading in headings:
+        if heading.rank == top:
+            counts.append(0)
+        elif heading.rank == below and counts:
+            counts[-1] += 1
+    return counts
+
+
+def _are_parts(headings: list[Heading], top: float, below: float) -> bool:
+    """Whether the top headings are parts or books: a handful, not numbered as chapters,
+    holding many chapters between them (dozens in one at least) — and their chapters fit
+    in a plan. Numbered chapters are never flattened away, however many sections they
+    hold ("1. Introduction", "2. Unified system" over 17 sections stay the topics)."""
+    tops = [h for h in headings if h.rank == top]
+    if not 2 <= len(tops) <= MAX_PARTS or any(h.numbered for h in tops):
+        return False
+    children = _children(headings, top, below)
+    chapters = sum(children)
+    topics = chapters + children.count(0)
+    return (
+        chapters >= 3 * len(tops) and max(children) >= CHAPTERS_IN_A_PART and topics <= MAX_TOPICS
+    )
+
+
+def _descend(headings: list[Heading], top: float, below: float) -> list[Heading]:
+    """The parts' chapters as the topics; a part without chapters stays, as a chapter."""
+    children = iter(_children(headings, top, below))
+    kept = []
+    for heading in headings:
+        if heading.rank != top:
+            kept.append(heading)
+        elif next(children) == 0:
+            kept.append(Heading(below, heading.title, heading.line, heading.numbered))
+    return kept
 
 
 def _without_junk(headings: list[Heading]) -> list[Heading]:
