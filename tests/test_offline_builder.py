@@ -1,5 +1,6 @@
 """The offline plan builder: a document's own structure, merged into the plan (SPEC §5)."""
 
+import asyncio
 import copy
 import io
 import itertools
@@ -7,7 +8,7 @@ import itertools
 from django.test import SimpleTestCase
 
 from plans.builders.base import SourceDocument
-from plans.builders.offline import fold_document, readable_name
+from plans.builders.offline import OfflineBuilder, fold_document, readable_name
 from plans.schema import MAX_SUBTOPICS, MAX_TEXT_LENGTH, MAX_TOPICS, normalize_plan
 from sessions_app.extraction import extract_document
 from tests.documents import docx_with_headings
@@ -563,7 +564,7 @@ class MergingTests(SimpleTestCase):
     def test_the_learners_titles_edits_and_order_survive(self):
         plan = [
             {"order_index": 1, "title": "Integration", "subtopics": ["Area"]},
-            {"order_index": 2, "title": "Limits and continuity", "subtopics": ["My own note"]},
+            {"order_index": 2, "title": "Introduction to limits", "subtopics": ["My own note"]},
             {"order_index": 3, "title": "Differentiation", "subtopics": []},
         ]
 
@@ -574,7 +575,7 @@ class MergingTests(SimpleTestCase):
             [
                 ("Integration", ["Area"]),
                 (
-                    "Limits and continuity",
+                    "Introduction to limits",
                     ["My own note", "One-sided limits", "Limits at infinity"],
                 ),
                 ("Differentiation", []),
@@ -582,15 +583,80 @@ class MergingTests(SimpleTestCase):
             ],
         )
 
-    def test_a_narrower_topic_is_kept_as_a_subtopic_of_the_one_it_joins(self):
-        plan = [{"order_index": 1, "title": "Functions", "subtopics": []}]
+    def test_a_topic_that_adds_a_word_to_two_it_shares_joins_it_under_its_own_name(self):
+        plan = [{"order_index": 1, "title": "Linear regression", "subtopics": []}]
 
-        merged = result("# Inverse functions\n## Horizontal line test\n# Sequences", plan=plan)
+        merged = result("# Linear regression models\n## Least squares\n# Sequences", plan=plan)
 
         self.assertEqual(
             merged,
-            [("Functions", ["Inverse functions", "Horizontal line test"]), ("Sequences", [])],
+            [
+                ("Linear regression", ["Linear regression models", "Least squares"]),
+                ("Sequences", []),
+            ],
         )
+
+    def test_topics_that_share_one_word_stay_apart(self):
+        # Issue 11, finding 14: a learner's "Probability basics" vanished into a manual's
+        # "Probability distributions".
+        plan = [
+            {"order_index": 1, "title": "Probability distributions", "subtopics": ["Normal"]},
+            {"order_index": 2, "title": "Functions", "subtopics": []},
+        ]
+
+        merged = result(
+            "# Probability basics\n## Sample spaces\n# Inverse functions\n## Horizontal line test",
+            plan=plan,
+        )
+
+        self.assertEqual(
+            merged,
+            [
+                ("Probability distributions", ["Normal"]),
+                ("Functions", []),
+                ("Probability basics", ["Sample spaces"]),
+                ("Inverse functions", ["Horizontal line test"]),
+            ],
+        )
+
+    def test_a_subtopic_is_not_dropped_as_a_duplicate_of_a_different_one(self):
+        # Issue 11, finding 14: "Invoking asn1Decoding" was taken for "Invoking asn1Coding".
+        plan = [
+            {
+                "order_index": 1,
+                "title": "Utilities",
+                "subtopics": ["Invoking asn1Parser", "Invoking asn1Coding"],
+            }
+        ]
+
+        merged = result(
+            "# Utilities\n## Invoking asn1Decoding\n## Invoking asn1Coding\n"
+            "## Invoking the encoder\n## Invoking the decoder\n",
+            plan=plan,
+        )
+
+        self.assertEqual(
+            merged,
+            [
+                (
+                    "Utilities",
+                    [
+                        "Invoking asn1Parser",
+                        "Invoking asn1Coding",
+                        "Invoking asn1Decoding",
+                        "Invoking the encoder",
+                        "Invoking the decoder",
+                    ],
+                )
+            ],
+        )
+
+    def test_titles_that_differ_by_a_typo_still_merge(self):
+        plan = [{"order_index": 1, "title": "Fourier series", "subtopics": ["Convergence"]}]
+
+        merged = result("# Fourrier series\n## Convergance\n## Gibbs phenomenon", plan=plan)
+
+        self.assertEqual(merged, [("Fourier series", ["Convergence", "Gibbs phenomenon"])])
 
     def test_titles_that_differ_in_their_numbers_or_subject_stay_apart(self):
         plan = [
@@ -668,13 +734,76 @@ class BoundsTests(SimpleTestCase):
         self.assertEqual(len(final[-1]["subtopics"]), MAX_SUBTOPICS)
         self.assertEqual(final[-1]["subtopics"][2], "Topic number 61")
 
-    def test_a_topic_with_too_many_subtopics_keeps_the_first_thirty(self):
+    def test_a_topic_with_too_many_subtopics_has_them_grouped_not_cut(self):
         text = "# Algebra\n## Exercises\n" + "\n".join(f"### Problem set {n}" for n in range(1, 50))
+        dropped = []
+
+        plans = list(fold_document([], SourceDocument("algebra.md", text), dropped))
+
+        [(title, subtopics)] = outline_of(plans[-1])
+        self.assertEqual(title, "Exercises")
+        self.assertEqual(len(subtopics), 25)
+        self.assertEqual(subtopics[0], "Problem set 1; Problem set 2")
+        self.assertEqual(subtopics[-1], "Problem set 49")
+        self.assertEqual(dropped, [])
+
+    def test_a_huge_chapter_of_long_titles_is_grouped_within_the_title_length(self):
+        sections = [f"Properties of widget {n} in a rather long context" for n in range(1, 71)]
+        text = "# Widgets\n" + "\n".join(f"## {title}" for title in sections)
 
         [(title, subtopics)] = result(text)
 
-        self.assertEqual(title, "Exercises")
-        self.assertEqual(subtopics, [f"Problem set {n}" for n in range(1, 31)])
+        self.assertEqual(title, "Widgets")
+        self.assertEqual(len(subtopics), 24)
+        self.assertTrue(all(len(subtopic) <= MAX_TEXT_LENGTH for subtopic in subtopics))
+        self.assertEqual("; ".join(subtopics), "; ".join(sections))
+
+    def test_a_chapter_whose_sections_cannot_be_grouped_is_split_into_parts(self):
+        sections = [f"Widget {n} " + "in a rather long context " * 5 for n in range(1, 71)]
+        text = "# Widgets\n" + "\n".join(f"## {title.strip()}" for title in sections)
+
+        plan = result(text)
+
+        self.assertEqual(
+            [title for title, _ in plan], ["Widgets", "Widgets (part 2)", "Widgets (part 3)"]
+        )
+        self.assertEqual(
+            [subtopic for _, subtopics in plan for subtopic in subtopics],
+            [title.strip() for title in sections],
+        )
+
+    def test_what_a_full_plan_cannot_take_is_reported_as_dropped(self):
+        plan = [
+            {
+                "order_index": n,
+                "title": f"Existing topic {n}",
+                "subtopics": [f"Note {n}.{k}" for k in range(1, MAX_SUBTOPICS + 1)],
+            }
+            for n in range(1, MAX_TOPICS + 1)
+        ]
+        dropped = []
+
+        plans = list(
+            fold_document(plan, SourceDocument("new.md", "# Graph colouring\n## Greedy"), dropped)
+        )
+
+        self.assertEqual(plans[-1], plan)
+        self.assertEqual(dropped, ["Graph colouring", "Greedy"])
+
+    def test_the_offline_builder_passes_what_it_dropped_on_its_final_step(self):
+        plan = [
+            {"order_index": 1, "title": "Algebra", "subtopics": [f"Note {k}" for k in range(30)]}
+        ]
+        builder = OfflineBuilder()
+
+        async def steps():
+            document = SourceDocument("algebra.md", "# Algebra\n## Groups\n## Rings")
+            return [step async for step in builder.fold(plan, document, language="en")]
+
+        final = asyncio.run(steps())[-1]
+
+        self.assertTrue(final.final)
+        self.assertEqual(final.dropped, ("Groups", "Rings"))
 
     def test_long_titles_are_cut_at_a_word_boundary(self):
         words = " ".join(["differentiation"] * 16)  # 255 characters

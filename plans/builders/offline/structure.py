@@ -412,7 +412,12 @@ def arrange(headings: list[Heading]) -> list[DocumentTopic]:
     # plain sections it is the topic — a lecture's "Derivatives" over "Product rule" and
     # "Chain rule" — and they are its subtopics.
     lone_top = count[ranks[0]] == 1 and headings[0].rank == ranks[0] and len(ranks) > 1
-    if lone_top and (ranks[0] < 1 or len(ranks) > 2 or count[ranks[1]] >= MANY_SECTIONS):
+    # Not when its sections are more than a plan's topics: then it holds them together.
+    if (
+        lone_top
+        and (ranks[0] < 1 or len(ranks) > 2 or count[ranks[1]] >= MANY_SECTIONS)
+        and count[ranks[1]] <= MAX_TOPICS
+    ):
         headings, ranks = headings[1:], ranks[1:]
     # A few parts or books over many chapters: the chapters make the better topics.
     if len(ranks) > 1 and _are_parts(headings, ranks[0], ranks[1]):
