@@ -13,6 +13,7 @@ from django.conf import settings
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, PyPdfError
 
+from sessions_app.extraction.layout import LayoutLines, headings_from_layout
 from sessions_app.extraction.results import (
     PDF,
     ExtractedDocument,
@@ -22,6 +23,10 @@ from sessions_app.extraction.results import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Fewer bookmarks than this (often just the document's title) say little about its
+# structure: the headings are then found from the page layout.
+MIN_BOOKMARKS = 3
 
 PAGE_BREAK = "\f"  # Document.PAGE_BREAK
 
@@ -77,11 +82,18 @@ def extract_pdf(data: bytes) -> ExtractedDocument:
         raise ExtractionFailed(PDF_DAMAGED)
     _check_page_count(page_count)
 
+    outline = _pdf_outline(reader, page_count)
+    # Without bookmarks, the headings are read from the layout as the text is extracted.
+    layout = LayoutLines() if len(outline) < MIN_BOOKMARKS else None
     pages = []
     length = 0
     for number, page in enumerate(reader.pages, start=1):
         try:
-            text = page.extract_text()
+            if layout is None:
+                text = page.extract_text()
+            else:
+                layout.start_page(number - 1)
+                text = page.extract_text(visitor_text=layout)
         except _PDF_READ_ERRORS as error:
             logger.info("Unreadable text on PDF page %d: %r", number, error, exc_info=True)
             raise ExtractionFailed(
@@ -100,9 +112,11 @@ def extract_pdf(data: bytes) -> ExtractedDocument:
             )
     if not any(text.strip() for text in pages):
         raise ExtractionFailed(PDF_NO_TEXT)
+    if layout is not None:
+        outline = headings_from_layout(layout.finish(), _title) or outline
     return ExtractedDocument(
         text=PAGE_BREAK.join(pages),
-        outline=_pdf_outline(reader, page_count),
+        outline=outline,
         page_count=page_count,
         content_type=PDF,
     )
@@ -146,9 +160,13 @@ def _flatten_outline(reader: PdfReader, items: list, level: int, page_count: int
             # pypdf bounds the depth (Configuration.outline_maximum_depth).
             yield from _flatten_outline(reader, item, level + 1, page_count)
             continue
-        title = " ".join(clean(str(item.title or "")).split())
+        title = _title(str(item.title or ""))
         if not title:
             continue
         index = reader.get_destination_page_number(item)
         page = index + 1 if isinstance(index, int) and 0 <= index < page_count else None
         yield {"level": level, "title": title, "page": page}
+
+
+def _title(text: str) -> str:
+    return " ".join(clean(text).split())
