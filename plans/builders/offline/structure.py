@@ -75,11 +75,44 @@ def text_headings(text: ReadableText) -> list[Heading]:
     markdown = [] if text.paged else _markdown_headings(text)
     if len(markdown) >= 2:
         return markdown
-    numbered = _numbered_headings(text)
+    numbered = _without_toc_entries(_numbered_headings(text))
     if not numbered:
         return markdown
     # A lone "# Title" sits above the numbered headings.
     return sorted([Heading(-1, h.title, h.line) for h in markdown] + numbered, key=lambda h: h.line)
+
+
+_PAGE_NUMBER_END = re.compile(r"(?<=\D)\s+\d{1,4}$")
+
+
+def _toc_block(lines: list[str]) -> set[int]:
+    """Lines of a table of contents printed amid other text (a paper's first page): runs
+    of three or more lines that each end in a page number, with or without leaders."""
+    ends = [bool(line) and bool(_PAGE_NUMBER_END.search(line.rstrip(" ."))) for line in lines]
+    block: set[int] = set()
+    run: list[int] = []
+    for i, (line, ends_in_number) in enumerate([*zip(lines, ends, strict=True), ("", False)]):
+        if ends_in_number:
+            run.append(i)
+        elif line or i == len(lines):  # blank lines don't break a run
+            if len(run) >= 3:
+                block.update(run)
+            run = []
+    return block
+
+
+def _without_toc_entries(headings: list[Heading]) -> list[Heading]:
+    """A table of contents repeats the headings with their page numbers ("Related work 3"
+    before "Related work"): such entries are left out."""
+    titles = {h.title.casefold() for h in headings}
+    return [
+        h
+        for h in headings
+        if not (
+            (match := _PAGE_NUMBER_END.search(h.title))
+            and h.title[: match.start()].casefold() in titles
+        )
+    ]
 
 
 def outline_headings(outline: list[dict]) -> list[Heading]:
@@ -215,8 +248,9 @@ def _numbered_headings(text: ReadableText) -> list[Heading]:
             if sequence_rank > rank:
                 sequence.reset()
 
+    toc_lines = _toc_block(lines)
     for i, line in enumerate(lines):
-        if not line or i == used_as_title or text.page_of[i] in toc:
+        if not line or i == used_as_title or text.page_of[i] in toc or i in toc_lines:
             continue
         if not text.paged and _indent(line) >= 4:
             continue
@@ -229,7 +263,8 @@ def _numbered_headings(text: ReadableText) -> list[Heading]:
             match := KEYWORD_LINE.match(stripped)
         ):
             keyword = match.group("word").casefold()
-            if keyword not in DIVISION_WORDS:
+            # "section 4.9." in lower case at a line's start is a sentence going on.
+            if keyword not in DIVISION_WORDS or match.group("word")[0].islower():
                 continue
             number = match.group("number")
             if not number[0].isdigit() and not (
