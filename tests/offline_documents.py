@@ -14,7 +14,8 @@ from fpdf import FPDF
 from tests.documents import _raw_pdf
 
 # (style, text): "title" 24 pt, "chapter" 16 pt bold, "section" 13 pt bold, "bold" 10 pt
-# bold (the body size), "body" 10 pt, "toc" a contents line at 10 pt, "page" a new page.
+# bold (the body size), "body" 10 pt, "toc" a contents line at 10 pt ("tocbold" in bold,
+# as LaTeX sets a chapter's), "page" a new page.
 Block = tuple[str, str]
 
 _STYLES = {
@@ -24,6 +25,7 @@ _STYLES = {
     "bold": ("B", 10, 5),
     "body": ("", 10, 5),
     "toc": ("", 10, 5),
+    "tocbold": ("B", 10, 5),
 }
 
 
@@ -54,12 +56,12 @@ def pdf_with_layout(
         weight, size, height = _STYLES[style]
         pdf.set_font("helvetica", weight, size)
         pdf.multi_cell(0, height, text, new_x="LMARGIN", new_y="NEXT")
-        if style != "toc":
+        if not style.startswith("toc"):
             pdf.ln(2)
     return bytes(pdf.output())
 
 
-PROSE = (
+PAPER_PROSE = (
     "The checksum of a message is computed one byte at a time from a table of partial "
     "results, and the same table serves every message of the same polynomial."
 )
@@ -73,26 +75,26 @@ def paper_blocks() -> list[Block]:
         ("body", "Ada Example and Bob Sample"),
         ("body", "September 3, 2010"),
         ("bold", "Contents"),
-        ("toc", "1 Definition of the checksum 2"),
-        ("toc", "2 Related work 3"),
-        ("toc", "3 Tricks and tips 4"),
+        ("tocbold", "1 Definition of the checksum 2"),
+        ("tocbold", "2 Related work 3"),
+        ("tocbold", "3 Tricks and tips 4"),
         ("toc", "3.1 Incremental computation . . . . . . . . . . 4"),
         ("toc", "3.2 Changing the initial value . . . . . . . . . 5"),
         ("page", ""),
         ("section", "1 Definition of the checksum"),
-        ("body", PROSE),
-        ("body", PROSE),
+        ("body", PAPER_PROSE),
+        ("body", PAPER_PROSE),
         ("section", "2 Related work"),
-        ("body", PROSE),
+        ("body", PAPER_PROSE),
         ("page", ""),
         ("section", "3 Tricks and tips"),
-        ("body", PROSE),
+        ("body", PAPER_PROSE),
         ("bold", "3.1 Incremental computation"),
-        ("body", PROSE),
+        ("body", PAPER_PROSE),
         ("bold", "3.2 Changing the initial value"),
-        ("body", PROSE),
+        ("body", PAPER_PROSE),
         ("bold", "This bold sentence is emphasis in the text, not a heading"),
-        ("body", PROSE),
+        ("body", PAPER_PROSE),
         ("page", ""),
         ("section", "References"),
         ("body", "[1] A. Example. Checksums. 1961."),

@@ -13,7 +13,7 @@ from plans.schema import MAX_SUBTOPICS, MAX_TEXT_LENGTH, MAX_TOPICS, normalize_p
 from sessions_app.extraction import extract_document
 from tests.documents import SAMPLE_OUTLINE, docx_with_headings, pdf_with_outline
 from tests.offline_documents import (
-    PROSE,
+    PAPER_PROSE,
     docx_with_ligatures,
     paper_blocks,
     pdf_with_layout,
@@ -1092,9 +1092,14 @@ class LayoutHeadingTests(SimpleTestCase):
         )
 
     def test_a_large_running_head_is_not_a_heading(self):
-        blocks = [("section", f"{n} Chapter {n}") if n else ("body", PROSE) for n in (0, 1)]
-        blocks += [("page", ""), ("body", PROSE), ("section", "2 Second chapter"), ("body", PROSE)]
-        blocks += [("page", ""), ("section", "3 Third chapter"), ("body", PROSE)]
+        blocks = [("section", f"{n} Chapter {n}") if n else ("body", PAPER_PROSE) for n in (0, 1)]
+        blocks += [
+            ("page", ""),
+            ("body", PAPER_PROSE),
+            ("section", "2 Second chapter"),
+            ("body", PAPER_PROSE),
+        ]
+        blocks += [("page", ""), ("section", "3 Third chapter"), ("body", PAPER_PROSE)]
         pdf = pdf_with_layout(blocks, running_head="The Big Manual", running_head_size=18)
 
         titles = [e["title"] for e in extract_document(io.BytesIO(pdf), "m.pdf").outline]
@@ -1104,8 +1109,12 @@ class LayoutHeadingTests(SimpleTestCase):
     def test_a_chapter_label_above_its_title_makes_one_heading(self):
         blocks = []
         for n, name in enumerate(("Introduction", "Execution model", "Interfaces"), start=1):
-            blocks += [("section", f"Chapter {n}"), ("title", name), ("body", PROSE)]
-            blocks += [("bold", f"{n}.1 Scope of {name.lower()}"), ("body", PROSE), ("page", "")]
+            blocks += [("section", f"Chapter {n}"), ("title", name), ("body", PAPER_PROSE)]
+            blocks += [
+                ("bold", f"{n}.1 Scope of {name.lower()}"),
+                ("body", PAPER_PROSE),
+                ("page", ""),
+            ]
         pdf = pdf_with_layout(blocks[:-1])
 
         extracted = extract_document(io.BytesIO(pdf), "manual.pdf")
@@ -1143,7 +1152,8 @@ class NormalisationTests(SimpleTestCase):
         self.assertIn("Black-\nScholes", text)
 
     def test_text_files_are_normalised_too(self):
-        raw = "# Deﬁnitions\nThe ﬁle is com-\npressed; Ｆｕｌｌ width; co\u00adop.\n"
+        full_width = "\uff26\uff55\uff4c\uff4c"
+        raw = f"# De\ufb01nitions\nThe \ufb01le is com-\npressed; {full_width} width; co\u00adop.\n"
 
         text = extract_document(io.BytesIO(raw.encode()), "notes.md").text
 
