@@ -74,7 +74,7 @@ def paper_blocks() -> list[Block]:
         ("title", "Everything we know about checksums"),
         ("body", "Ada Example and Bob Sample"),
         ("body", "September 3, 2010"),
-        ("bold", "Contents"),
+        ("section", "Contents"),
         ("tocbold", "1 Definition of the checksum 2"),
         ("tocbold", "2 Related work 3"),
         ("tocbold", "3 Tricks and tips 4"),

@@ -1064,6 +1064,7 @@ class LayoutHeadingTests(SimpleTestCase):
         self.assertEqual(
             [(entry["level"], entry["title"], entry["page"]) for entry in self.extracted.outline],
             [
+                (1, "Contents", 1),
                 (1, "1 Definition of the checksum", 2),
                 (1, "2 Related work", 2),
                 (1, "3 Tricks and tips", 3),
@@ -1100,7 +1101,8 @@ class LayoutHeadingTests(SimpleTestCase):
             ("body", PAPER_PROSE),
         ]
         blocks += [("page", ""), ("section", "3 Third chapter"), ("body", PAPER_PROSE)]
-        pdf = pdf_with_layout(blocks, running_head="The Big Manual", running_head_size=18)
+        # A running head that names the chapter, set large: "1 Introduction" on each page.
+        pdf = pdf_with_layout(blocks, running_head="1 Introduction", running_head_size=18)
 
         titles = [e["title"] for e in extract_document(io.BytesIO(pdf), "m.pdf").outline]
 
@@ -1128,6 +1130,20 @@ class LayoutHeadingTests(SimpleTestCase):
                 ("Interfaces", ["Scope of interfaces"]),
             ],
         )
+
+    def test_a_heading_wrapped_over_two_lines_is_one(self):
+        long_title = (
+            "4 Application program interface for coupling simulators running on large clusters"
+        )
+        blocks = [("chapter", "3 Starting a multi-simulation"), ("body", PAPER_PROSE)]
+        blocks += [("chapter", long_title), ("body", PAPER_PROSE)]
+        blocks += [("chapter", "5 Adapting existing applications"), ("body", PAPER_PROSE)]
+        pdf = pdf_with_layout(blocks)
+
+        titles = [e["title"] for e in extract_document(io.BytesIO(pdf), "m.pdf").outline]
+
+        self.assertEqual(titles[1], long_title)
+        self.assertEqual(len(titles), 3)
 
     def test_a_pdf_with_bookmarks_keeps_them(self):
         extracted = extract_document(io.BytesIO(pdf_with_outline()), "calculus.pdf")

@@ -56,7 +56,7 @@ def clean(text: str) -> str:
     """Apply the content_text conventions: `\\n` newlines, no NULs, no page breaks, valid
     UTF-8, composed characters (NFC), presentation forms as plain letters (NFKC on them:
     the ligature "ﬁ" is "fi", so a search for "file" finds what was set as "ﬁle";
-    full-width "Ａ" and math italic "𝑥" are "A" and "x") and no soft hyphens. Other
+    full-width letters and math italic ones are plain letters) and no soft hyphens. Other
     compatibility characters ("…", "½", "²") keep their meaning and stay."""
     text = _NEWLINES.sub("\n", text.replace("\x00", "").replace(_SOFT_HYPHEN, ""))
     text = _SURROGATES.sub("\ufffd", text)
