@@ -1108,6 +1108,43 @@ class LayoutHeadingTests(SimpleTestCase):
 
         self.assertEqual(titles, ["1 Chapter 1", "2 Second chapter", "3 Third chapter"])
 
+    def test_sections_named_alike_in_every_chapter_are_headings_not_running_lines(self):
+        blocks = []
+        for n, name in enumerate(("Limits", "Continuity", "Derivatives"), start=1):
+            blocks += [("chapter", f"{n} {name}"), ("body", PAPER_PROSE)]
+            blocks += [("section", f"{n}.1 Exercises"), ("body", PAPER_PROSE), ("page", "")]
+        pdf = pdf_with_layout(blocks[:-1])
+
+        extracted = extract_document(io.BytesIO(pdf), "course.pdf")
+
+        self.assertEqual(
+            result(extracted.text, "course.pdf", extracted.outline),
+            [
+                ("Limits", ["Exercises"]),
+                ("Continuity", ["Exercises"]),
+                ("Derivatives", ["Exercises"]),
+            ],
+        )
+
+    def test_one_style_holds_chapters_and_their_numbered_sections_apart(self):
+        blocks = []
+        for n, name in enumerate(("Limits", "Continuity", "Derivatives"), start=1):
+            blocks += [("section", f"Chapter {n}: {name}"), ("body", PAPER_PROSE)]
+            blocks += [("section", f"{n}.1 Definitions"), ("body", PAPER_PROSE)]
+            blocks += [("section", f"{n}.2 Theorems"), ("body", PAPER_PROSE), ("page", "")]
+        pdf = pdf_with_layout(blocks[:-1])
+
+        extracted = extract_document(io.BytesIO(pdf), "course.pdf")
+
+        self.assertEqual(
+            result(extracted.text, "course.pdf", extracted.outline),
+            [
+                ("Limits", ["Definitions", "Theorems"]),
+                ("Continuity", ["Definitions", "Theorems"]),
+                ("Derivatives", ["Definitions", "Theorems"]),
+            ],
+        )
+
     def test_a_chapter_label_above_its_title_makes_one_heading(self):
         blocks = []
         for n, name in enumerate(("Introduction", "Execution model", "Interfaces"), start=1):

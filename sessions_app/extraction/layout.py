@@ -30,6 +30,7 @@ MIN_NUMBERED = 3
 
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|[-,+]bd?\b|cmbx|sfbx|cmb\d", re.I)
 _NUMBERED = re.compile(r"(?:\d{1,2}(?:\.\d{1,2}){0,3}\.?|[A-Z]\.)\s+\S")
+_NUMBER = re.compile(r"\d{1,2}(?:\.\d{1,2}){0,3}(?=\.?\s)")
 # "Chapter 1" alone on its line, the chapter's title below it (LaTeX's report and book).
 _DIVISION_LABEL = re.compile(
     r"(?i:chapter|appendix|part|lecture|lesson|unit|module|kapitel|anhang|teil|vorlesung|"
@@ -144,18 +145,23 @@ def headings_from_layout(lines: list[Line], clean=lambda text: text) -> list[dic
         candidates = [line for line in candidates if line.style in styles]
     if not candidates:
         return []
-    levels = {
-        style: level
-        for level, style in enumerate(
-            sorted({line.style for line in candidates}, key=lambda s: (-s[0], not s[1])), start=1
-        )
-    }
+    # Each size and weight is a level, the largest first; within one, "1.1" is below "1".
+    kinds = sorted({_kind(line) for line in candidates}, key=lambda k: (-k[0], not k[1], k[2]))
+    levels = {kind: level for level, kind in enumerate(kinds, start=1)}
     # What comes before the first heading of the top level is a title page's subtitle.
-    first = next(i for i, line in enumerate(candidates) if levels[line.style] == 1)
+    first = next(i for i, line in enumerate(candidates) if levels[_kind(line)] == 1)
     return [
-        {"level": levels[line.style], "title": clean(line.text), "page": line.page + 1}
+        {"level": levels[_kind(line)], "title": clean(line.text), "page": line.page + 1}
         for line in candidates[first:]
     ]
+
+
+def _kind(line: Line) -> tuple[float, bool, int]:
+    """A heading's size, weight and numbering depth ("2.3" is 2; "2", "Chapter 2" and no
+    number are 1)."""
+    size, bold = line.style
+    match = _NUMBER.match(line.text)
+    return size, bold, match.group().count(".") + 1 if match else 1
 
 
 def _body_style(lines: list[Line]) -> tuple[float, bool] | None:
@@ -198,8 +204,14 @@ def _without_running_lines(candidates: list[Line], lines: list[Line]) -> list[Li
 
 
 def _running_key(text: str) -> str:
+    """The line with its page numbers blurred, but not its section number: "1.4 Exercises"
+    and "2.4 Exercises" are two headings; "Page 3" and "Page 4" one running foot."""
     text = text.casefold()
-    return text if _DIVISION_LABEL.match(text) else _DIGITS.sub("#", text)
+    if _DIVISION_LABEL.match(text):
+        return text
+    match = _NUMBER.match(text)
+    start = match.end() if match else 0
+    return text[:start] + _DIGITS.sub("#", text[start:])
 
 
 def _joined(candidates: list[Line], lines: list[Line]) -> list[Line]:
