@@ -173,12 +173,15 @@ _BACK_MATTER = re.compile(
     r"|^(?:gnu\s+)?(?:free\s+documentation\s+|general\s+public\s+)?licen[cs]es?$"
     r"|^gnu (?:free documentation|general public|lesser general public) licen[cs]e"
     r"|^copying(?: information| conditions)?$|^copyright$|^authors?$|^contributors$"
-    r"|^acknowledge?ments?$|^(?:table of )?contents$|^change ?log$|^news$|^release notes$",
+    r"|^acknowledge?ments?$|^(?:table of )?contents$|^change ?log$|^(?:older )?news$"
+    r"|^release notes$",
     re.IGNORECASE,
 )
 _LIGATURES = re.compile("[\ufb00-\ufb06]")
 _PAGE_NUMBER_END = re.compile(r"\D\s+\d{1,4}$")
-_LABEL_START = re.compile(r"^(?:(?:appendix|part)\s+)?(?:[A-Z]|[IVXLC]{1,6})[.:]?\s+[A-Z]")
+_LABEL_START = re.compile(
+    r"^(?:(?:appendix|part)\s+)?(?:[A-Z]|[IVXLC]{1,6})[.:]?\s+[A-Z]|^[A-Z](?:\.\d{1,3})+\.?\s"
+)
 _BARE = re.compile(r"^(?:(?:section|chapter|page|figure|table)\s+)?[\d.\s]+$", re.IGNORECASE)
 
 

@@ -979,6 +979,7 @@ class BackMatterTests(SimpleTestCase):
                 (1, "Acknowledgements"),
                 (1, "Table of Contents"),
                 (1, "Release notes"),
+                (1, "OLDER NEWS"),
             ]
         )
 
@@ -1009,6 +1010,7 @@ class BackMatterTests(SimpleTestCase):
                 (1, "B Invoking R"),
                 (1, "Appendix C The command-line editor"),
                 (1, "Part IV Terminals"),
+                (2, "A.1 Configuration file"),
             ]
         )
 
@@ -1017,6 +1019,7 @@ class BackMatterTests(SimpleTestCase):
             ["Introduction", "OS facilities", "A sample session", "Invoking R",
              "The command-line editor", "Terminals"],
         )  # fmt: skip
+        self.assertEqual(plan[-1][1], ["Configuration file"])
 
     def test_a_title_that_starts_with_a_word_like_a_label_keeps_it(self):
         plan = topics_of([(1, "A Complete Example"), (1, "C Interface"), (1, "Debugging")])

@@ -76,7 +76,7 @@ _NOT_STUDY_MATERIAL = {
     "thank you", "thanks", "q&a", "q & a", "agenda", "outline", "author", "authors",
     "contributors", "contributor", "credits", "licence", "license", "licences", "licenses",
     "copying", "copying information", "copying conditions", "gnu licenses", "gnu licences",
-    "changelog", "change log", "changes", "release notes", "revision history",
+    "changelog", "change log", "changes", "release notes", "revision history", "older news",
     "document history", "version history", "news", "see also", "colophon",
     # German
     "inhalt", "inhaltsverzeichnis", "literatur", "literaturverzeichnis", "quellen",
@@ -130,6 +130,7 @@ _ATTRIBUTES = re.compile(r"\s*\{[#.][^}]*\}\s*$")
 _LEADERS = re.compile(r"\s*(?:[.·…_]\s*){3,}\d*$")
 _NUMBER_PREFIX = re.compile(
     r"^(?:\d{1,3}(?:\.\d{1,3})+\.?\)?|\d{1,3}(?:[.)]|(?P<bare>))|[IVXLCDM]{1,7}\."
+    r"|[A-Z](?:\.\d{1,3})+\.?"  # an appendix's sections: "A.1 Configuration file"
     r"|[A-Z][.)](?=\s+[A-Z]))\s+(?=\S)"
 )
 _CONTINUED = re.compile(
