@@ -658,6 +658,19 @@ class MergingTests(SimpleTestCase):
             ],
         )
 
+    def test_a_documents_own_subtopics_stay_apart_however_alike(self):
+        self.assertEqual(
+            result("# Linting\n## Format checks\n## Formal checks\n## Format checks\n"),
+            [("Linting", ["Format checks", "Formal checks"])],
+        )
+
+    def test_words_that_differ_in_their_first_letter_are_not_typos(self):
+        plan = [{"order_index": 1, "title": "Plotting styles", "subtopics": ["Xerrorbars"]}]
+
+        merged = result("# Plotting styles\n## Yerrorbars\n## Xerrorbars", plan=plan)
+
+        self.assertEqual(merged, [("Plotting styles", ["Xerrorbars", "Yerrorbars"])])
+
     def test_titles_that_differ_by_a_typo_still_merge(self):
         plan = [{"order_index": 1, "title": "Fourier series", "subtopics": ["Convergence"]}]
 

@@ -264,6 +264,8 @@ def _one_typo_apart(a: str, b: str) -> bool:
     while start < min(len(a), len(b)) and a[start] == b[start]:
         start += 1
     a, b = a[start:], b[start:]
+    if start == 0:  # a typo at a word's first letter is rare; "Boxes" and "Foxes" differ
+        return False
     if len(a) == len(b):
         return a[1:] == b[1:] or (len(a) >= 2 and a[0] == b[1] and a[1] == b[0] and a[2:] == b[2:])
     return a[1:] == b or b[1:] == a
@@ -279,6 +281,7 @@ class _Topic:
     subtopics: list[str]
     subtopic_keys: list[_Key]
     before_document: bool  # in the plan before this document: the learner's or earlier ones
+    earlier_subtopics: int = 0  # how many of the subtopics were there before this document
 
 
 class _PlanMerger:
@@ -291,6 +294,7 @@ class _PlanMerger:
         self.by_subtopic_key: dict[str, _Topic] = {}
         for topic in self.topics:
             topic.subtopic_keys = [_key(sub) for sub in topic.subtopics]
+            topic.earlier_subtopics = len(topic.subtopics)
             self.by_key.setdefault(topic.key.text, topic)
             for key in topic.subtopic_keys:
                 self.by_subtopic_key.setdefault(key.text, topic)
@@ -372,7 +376,13 @@ class _PlanMerger:
         key = _key(text)
         if key.text == topic.key.text:
             return False
-        if any(_similarity(key, other) >= SUBTOPIC_MATCH for other in topic.subtopic_keys):
+        # Like topics, the document's own subtopics stay apart unless identical ("Boxes"
+        # and "Foxes", "Xerrorbars" and "Yerrorbars"); similar ones merge with earlier ones.
+        earlier = topic.subtopic_keys[: topic.earlier_subtopics]
+        own = topic.subtopic_keys[topic.earlier_subtopics :]
+        if any(key.text == other.text for other in own) or any(
+            _similarity(key, other) >= SUBTOPIC_MATCH for other in earlier
+        ):
             return False
         if len(topic.subtopics) >= MAX_SUBTOPICS:
             self.dropped.append(text)
