@@ -3,12 +3,12 @@
     .venv/bin/python bench/offline_quality.py --install   # apt-get the packages (root)
     .venv/bin/python bench/offline_quality.py             # the table, one row a document
 
-The corpus is 14 PDFs from Debian documentation packages, 10 with bookmarks and 4 without;
+The corpus is 15 PDFs from Debian documentation packages, 10 with bookmarks and 5 without;
 they are installed with apt-get, never committed:
 
     apt-get update && apt-get install -y --no-install-recommends \\
         zlib1g-dev nettle-dev libtasn1-doc valgrind shared-mime-info bzip2-doc \\
-        gnuplot-doc r-doc-pdf camlidl-doc asymptote-doc glpk-doc music-doc
+        gnuplot-doc r-doc-pdf camlidl-doc asymptote-doc glpk-doc music-doc pari-doc
 
 Each document is extracted (sessions_app.extraction) and folded into an empty plan by the
 offline builder, timed together. Per document the table says:
@@ -56,6 +56,7 @@ from sessions_app.extraction import extract_document  # noqa: E402
 PACKAGES = [
     "zlib1g-dev", "nettle-dev", "libtasn1-doc", "valgrind", "shared-mime-info", "bzip2-doc",
     "gnuplot-doc", "r-doc-pdf", "camlidl-doc", "asymptote-doc", "glpk-doc", "music-doc",
+    "pari-doc",
 ]  # fmt: skip
 
 
@@ -147,6 +148,27 @@ CORPUS = [
             "Using camlidl",
             "Module Com: run-time library for COM components",
             "Hints on writing IDL files",
+        ],
+    ),
+    Case(
+        "PARI/GP tutorial (no outline)",
+        "/usr/share/pari/doc/tutorial.pdf",
+        chapters=[
+            "Greetings!",
+            "Warming up",
+            "The Remaining PARI Types",
+            "Elementary Arithmetic Functions",
+            "Performing Linear Algebra",
+            "Using Transcendental Functions",
+            "Using Numerical Tools",
+            "Polynomials",
+            "Power Series",
+            "Working with Elliptic Curves",
+            "Working in Quadratic Number Fields",
+            "Working in General Number Fields",
+            "Working with Associative Algebras",
+            "Plotting",
+            "GP Programming",
         ],
     ),
     Case(

@@ -1198,6 +1198,21 @@ class LayoutHeadingTests(SimpleTestCase):
         self.assertEqual(titles[1], long_title)
         self.assertEqual(len(titles), 3)
 
+    def test_a_numbered_heading_in_large_type_may_end_in_a_full_stop(self):
+        # PARI/GP's tutorial, set in plain TeX: "1. Greetings!.", "2. Warming up."
+        blocks = [("chapter", "1. Greetings!."), ("body", PAPER_PROSE)]
+        blocks += [("chapter", "2. Warming up."), ("body", PAPER_PROSE)]
+        blocks += [("chapter", "3. Polynomials."), ("body", PAPER_PROSE)]
+        blocks += [("bold", "This bold sentence is emphasis."), ("body", PAPER_PROSE)]
+        pdf = pdf_with_layout(blocks)
+
+        extracted = extract_document(io.BytesIO(pdf), "tutorial.pdf")
+
+        self.assertEqual(
+            result(extracted.text, "tutorial.pdf", extracted.outline),
+            [("Greetings!", []), ("Warming up", []), ("Polynomials", [])],
+        )
+
     def test_a_pdf_with_bookmarks_keeps_them(self):
         extracted = extract_document(io.BytesIO(pdf_with_outline()), "calculus.pdf")
 

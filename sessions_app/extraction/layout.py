@@ -184,12 +184,17 @@ def _is_heading(line: Line, body_size: float) -> bool:
     if sum(ch.isalpha() for ch in text) < 2 or not line.uniform:
         return False
     first = next((ch for ch in text if ch.isalnum()), "")
-    if not first or first.islower() or _SENTENCE_END.search(text) or _LEADERS.search(text):
+    if not first or first.islower() or _LEADERS.search(text):
         return False
     size, bold = line.style
+    numbered = bool(_NUMBERED.match(text))
+    # A sentence is no heading, but a numbered heading in large type may end in a full
+    # stop, as plain TeX sets them: "1. Greetings!."
+    if _SENTENCE_END.search(text) and not (numbered and size >= body_size * LARGER):
+        return False
     if size >= body_size * LARGER:
         return True
-    return bold and size >= body_size * BOLD_AT_LEAST and bool(_NUMBERED.match(text))
+    return bold and size >= body_size * BOLD_AT_LEAST and numbered
 
 
 def _without_running_lines(candidates: list[Line], lines: list[Line]) -> list[Line]:
