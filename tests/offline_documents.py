@@ -136,3 +136,23 @@ def docx_with_ligatures() -> bytes:
     document.add_heading("E\ufb03cient software", level=1)
     document.add_paragraph("The \ufb01le format.")
     return _save(document)
+
+
+def slides_pdf(slides: Sequence[str]) -> bytes:
+    """A slide deck exported to PDF without bookmarks: one landscape page per slide (its
+    first line the title, in large type, the first slide's larger still), bullets in
+    18 pt, and a small running foot with the slide number."""
+    pdf = FPDF(orientation="L")
+    pdf.set_auto_page_break(False)
+    for number, slide in enumerate(slides, start=1):
+        pdf.add_page()
+        title, *bullets = slide.split("\n")
+        pdf.set_font("helvetica", "B", 32 if number == 1 else 24)
+        pdf.multi_cell(0, 14, title, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("helvetica", "", 18)
+        for bullet in bullets:
+            pdf.multi_cell(0, 10, bullet, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_y(-15)
+        pdf.set_font("helvetica", "", 10)
+        pdf.cell(0, 10, f"Calculus I - Lecture 4   {number}/{len(slides)}")
+    return bytes(pdf.output())

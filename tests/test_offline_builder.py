@@ -18,6 +18,7 @@ from tests.offline_documents import (
     paper_blocks,
     pdf_with_layout,
     pdf_with_ligatures,
+    slides_pdf,
 )
 
 
@@ -1211,6 +1212,33 @@ class LayoutHeadingTests(SimpleTestCase):
         self.assertEqual(
             result(extracted.text, "tutorial.pdf", extracted.outline),
             [("Greetings!", []), ("Warming up", []), ("Polynomials", [])],
+        )
+
+    def test_a_slide_deck_without_bookmarks_is_still_read_as_slides(self):
+        slides = [
+            "Lecture 4: Integration\nDr. Ada Smith\nWinter term 2024",
+            "Outline\n- Riemann sums\n- Antiderivatives",
+            "Riemann sums\n- partition the interval\n- add up the rectangles",
+            "The fundamental theorem\n- integration undoes differentiation",
+            "Antiderivatives\n- the constant of integration",
+            "Integration by substitution\n- u = g(x)",
+            "Questions?",
+        ]
+        extracted = extract_document(io.BytesIO(slides_pdf(slides)), "lecture4.pdf")
+
+        self.assertEqual(
+            result(extracted.text, "lecture4.pdf", extracted.outline),
+            [
+                (
+                    "Integration",
+                    [
+                        "Riemann sums",
+                        "The fundamental theorem",
+                        "Antiderivatives",
+                        "Integration by substitution",
+                    ],
+                )
+            ],
         )
 
     def test_a_pdf_with_bookmarks_keeps_them(self):

@@ -7,7 +7,8 @@ size as the one most characters have, and calls a line a heading when it stands 
 a larger size, or in bold with a section number ("2.3 Title"). Running heads and feet
 (the same line on many pages), table-of-contents lines ("Related work 3", dotted leaders)
 and lines that read like prose are left out. Each size and weight of heading is a level,
-the largest first — the same shape as bookmarks: [{"level", "title", "page"}].
+the largest first — the same shape as bookmarks: [{"level", "title", "page"}], each
+entry marked `"source": "layout"` (a slide deck's layout says less than its slides do).
 """
 
 import math
@@ -151,7 +152,12 @@ def headings_from_layout(lines: list[Line], clean=lambda text: text) -> list[dic
     # What comes before the first heading of the top level is a title page's subtitle.
     first = next(i for i, line in enumerate(candidates) if levels[_kind(line)] == 1)
     return [
-        {"level": levels[_kind(line)], "title": clean(line.text), "page": line.page + 1}
+        {
+            "level": levels[_kind(line)],
+            "title": clean(line.text),
+            "page": line.page + 1,
+            "source": "layout",
+        }
         for line in candidates[first:]
     ]
 

@@ -159,7 +159,12 @@ def _pack(titles: list[str], limit: int) -> list[str] | None:
 def document_topics(document: SourceDocument) -> list[DocumentTopic]:
     """The topics one document contributes, in the document's order, before merging."""
     text = readable_text(document.text)
-    outline = outline_headings(document.outline)
+    entries = document.outline
+    if text.slides and any(isinstance(e, dict) and e.get("source") == "layout" for e in entries):
+        # Headings read from a slide deck's layout are its slide titles, in a type size
+        # the body text doesn't set apart well; the slides themselves say more (below).
+        entries = []
+    outline = outline_headings(entries)
     topics = arrange(outline) if len(outline) >= MIN_OUTLINE_ENTRIES else []
     if not topics:
         topics = arrange(text_headings(text)) or arrange(outline)
