@@ -1,4 +1,5 @@
-"""Read a PDF (pypdf): the text of every page, separated by page breaks, and its bookmarks.
+"""Read a PDF (pypdf): the text of every page, separated by page breaks, and its bookmarks
+(or, without bookmarks, the headings its layout shows: sessions_app.extraction.layout).
 
 The file is already known to be a PDF (`%PDF-` near its start); what fails here is a
 damaged, password-protected, scanned or oversized one.
