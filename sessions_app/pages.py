@@ -5,7 +5,9 @@ from django.contrib import messages
 from django.shortcuts import redirect
 from django_htmx.http import HttpResponseClientRefresh
 
-from sessions_app.models import StudySession
+from sessions_app.forms import StudySessionForm
+from sessions_app.languages import COMMON_LANGUAGES
+from sessions_app.models import Document, StudySession
 from studyplanner.http import json_error, wants_json
 
 
@@ -13,13 +15,17 @@ def detail_context(session: StudySession, **extra) -> dict:
     """Everything the session page and its partials need (the plan editor's rows come from
     the plans app's template tag, or from `extra` when the editor re-renders a form)."""
     refusal = session.refusal()
+    documents = list(session.documents.defer("content_text"))
     context = {
         "session": session,
-        "documents": list(session.documents.defer("content_text")),
+        "documents": documents,
+        "failed_count": sum(1 for d in documents if d.status == Document.Status.FAILED),
         "progress": session.progress(),
         "can_generate": refusal is None,
         "cannot_generate": refusal.message if refusal else "",
         "max_upload_mb": settings.MAX_UPLOAD_MB,
+        "edit_form": StudySessionForm(instance=session, prefix="edit"),
+        "languages": COMMON_LANGUAGES,
     }
     return {**context, **extra}
 

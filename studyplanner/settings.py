@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "template_partials",
     "sessions_app",
     "plans",
+    "questions",
 ]
 
 MIDDLEWARE = [
@@ -205,6 +206,18 @@ MAX_PDF_PAGES = env.int("MAX_PDF_PAGES", default=1000)
 MAX_DOCUMENT_CHARS = env.int("MAX_DOCUMENT_CHARS", default=2_000_000)
 DOCX_MAX_UNCOMPRESSED_MB = env.int("DOCX_MAX_UNCOMPRESSED_MB", default=200)
 DOCX_MAX_COMPRESSION_RATIO = env.int("DOCX_MAX_COMPRESSION_RATIO", default=100)
+
+# --- Ask your documents (issue 14, SPEC §15) ---------------------------------------------
+# auto: the model (MODEL_CHAT) when OPENROUTER_API_KEY is set, else the offline extractive
+# answer; openrouter or offline force one.
+QUESTION_BUILDER = env.str("QUESTION_BUILDER", default="auto")
+if QUESTION_BUILDER not in ("auto", "openrouter", "offline"):
+    raise ImproperlyConfigured(
+        f"QUESTION_BUILDER must be auto, openrouter or offline, not {QUESTION_BUILDER!r}."
+    )
+QUESTION_SOURCES = env.int("QUESTION_SOURCES", default=5)  # passages sent as `sources`
+QUESTION_MAX_CHARS = 1000  # longer questions get 400 (SPEC §15)
+
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Django's own cap on files in one request (a 400); the per-session limit is checked per file.
 DATA_UPLOAD_MAX_NUMBER_FILES = max(100, MAX_FILES_PER_SESSION)
