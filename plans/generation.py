@@ -27,6 +27,7 @@ from plans.builders.base import PlanBuilder, PlanGenerationError, SourceDocument
 from plans.history import record_version
 from plans.models import PlanVersion
 from plans.schema import Plan, normalize_plan
+from quotas.service import Grant
 from sessions_app.models import (
     EVENTS_CHANNEL,
     Document,
@@ -37,6 +38,7 @@ from sessions_app.models import (
     notify,
 )
 from studyplanner.db import run_db
+from studyplanner.metrics import record_finished
 
 logger = logging.getLogger(__name__)
 
@@ -322,6 +324,31 @@ def _finish_blocks(session: StudySession, run, outcome, usage: Usage, error, pla
     fields = ["outcome", "error", "finished_at", "events", *_record_usage(run, usage)]
     run.save(update_fields=fields)
     notify(EVENTS_CHANNEL, _event_pointer(run, seq, event.name))
+    _report(run)
+
+
+def _mark_first_event(run: GenerationRun) -> None:
+    run.first_event_at = timezone.now()
+    GenerationRun.objects.filter(pk=run.pk).update(first_event_at=run.first_event_at)
+
+
+def _report(run: GenerationRun) -> None:
+    """The finished run's metrics and its one log line (never a document's text)."""
+    first_event = run.first_event_at and (run.first_event_at - run.started_at).total_seconds()
+    record_finished(
+        "run",
+        outcome=run.outcome,
+        builder=run.builder,
+        model=run.model,
+        session_id=str(run.session_id),
+        duration=(run.finished_at - run.started_at).total_seconds(),
+        first_event=first_event,
+        documents=run.documents_processed,
+        prompt_tokens=run.prompt_tokens,
+        completion_tokens=run.completion_tokens,
+        cost=run.cost,
+        error=run.error,
+    )
 
 
 async def _finish(session: StudySession, run, ending, usage: Usage, plan, seq, lost) -> PlanEvent:
@@ -398,6 +425,7 @@ async def build_plan(
     language: str | None = None,
     heartbeat_interval: float | None = None,
     stop: StopSignal | None = None,
+    quota: Grant | None = None,
 ) -> AsyncIterator[PlanEvent]:
     """Claim the session and fold its unprocessed documents into its plan, yielding events.
 
@@ -407,6 +435,7 @@ async def build_plan(
     those. Its events are numbered 1, 2, … in the order yielded (the `seq` of SPEC §7's ids);
     the run row keeps what a watcher on another worker needs (`GenerationRun.events`).
     `stop` lets the caller stop it (StopSignal.request: CANCELLED, DETACHED, SHUTDOWN).
+    A run that fails before the model produced anything gives its `quota` unit back.
     """
     language = language or session.language
     interval = heartbeat_interval or settings.PLAN_HEARTBEAT_INTERVAL
@@ -443,6 +472,8 @@ async def build_plan(
                 if step.sections > 1:
                     message += f" (part {step.section} of {step.sections})"
                 share = (step.section - 1 + step.done) / step.sections
+                if run.first_event_at is None:
+                    await _write(_mark_first_event, run)
                 seq += 1
                 yield Progress(
                     number,
@@ -476,6 +507,8 @@ async def build_plan(
                 document,
             )
             saved_plan, folded = plan, [*folded, str(document.pk)]
+            if run.first_event_at is None:
+                await _write(_mark_first_event, run)
             seq += 1
             yield processed
             if cancel_requested:  # asked in another process; seen here between documents
@@ -529,4 +562,7 @@ async def build_plan(
             )
         lost = Failed(LOST_MESSAGE, True, saved_plan, len(folded), total)
         final = await _finish(session, run, ending, builder.usage, plan, seq + 1, lost)
+        produced = run.first_event_at or builder.usage.completion_tokens
+        if quota is not None and ending[0] == GenerationRun.Outcome.FAILED and not produced:
+            await quota.arefund()
     yield final

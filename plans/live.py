@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -37,6 +37,7 @@ from plans.generation import (
     build_plan,
 )
 from plans.relay import relay
+from quotas.service import Grant
 from sessions_app.models import GenerationRefused, GenerationRun, StudySession, sweep_abandoned
 from studyplanner.db import run_db
 from studyplanner.sse import Feed, paced
@@ -107,7 +108,14 @@ _starting: set["LiveRun"] = set()  # every run whose task is not over (also befo
 
 
 class LiveRun:
-    def __init__(self, session: StudySession, *, builder: PlanBuilder, language: str):
+    def __init__(
+        self,
+        session: StudySession,
+        *,
+        builder: PlanBuilder,
+        language: str,
+        quota: Grant | None = None,
+    ):
         self.session_id = str(session.pk)
         self.loop = asyncio.get_running_loop()
         self.stop = StopSignal()
@@ -120,7 +128,9 @@ class LiveRun:
         self.feeds: set[Feed] = set()
         self.grace_timer: asyncio.TimerHandle | None = None
         self.claimed: asyncio.Future = self.loop.create_future()
-        events = build_plan(session, builder=builder, language=language, stop=self.stop)
+        events = build_plan(
+            session, builder=builder, language=language, stop=self.stop, quota=quota
+        )
         _starting.add(self)
         self.task = asyncio.ensure_future(self._own(events))
 
@@ -426,12 +436,14 @@ async def watch(session: StudySession, last_event_id: str | None) -> Watch | Non
     return RemoteWatch(str(session.pk), str(run.pk), after)
 
 
-async def start(session: StudySession, *, builder: PlanBuilder, language: str) -> Watch:
+async def start(
+    session: StudySession, *, builder: PlanBuilder, language: str, quota: Grant | None = None
+) -> Watch:
     """Claim the session and start its run in this process (GenerationRefused if the claim
     fails); the caller watches it. The run owns its claim from the moment it is made, even
     if the caller goes away meanwhile."""
     _background()
-    run = LiveRun(session, builder=builder, language=language)
+    run = LiveRun(session, builder=builder, language=language, quota=quota)
     watch = LocalWatch(run, None)  # watching from the start: the grace counts from its leaving
     try:
         await asyncio.shield(run.claimed)
@@ -449,18 +461,23 @@ async def watch_or_start(
     language: str,
     last_event_id: str | None = None,
     attach: bool = False,
+    charge: Callable[[], Awaitable[Grant]] | None = None,
 ) -> Watch:
     """What a generate-plan request watches (SPEC §7): the run of `last_event_id` (live or
     ended), or with `attach` the session's live run; otherwise — or if there is none — a new
-    run. GenerationRefused when none can start (a run is live and the request neither
-    resumes nor attaches: 409)."""
+    run, for which `charge` takes the quota first (QuotaExceeded; given back if the run
+    can't start). GenerationRefused when none can start (a run is live and the request
+    neither resumes nor attaches: 409)."""
     attach = attach or last_event_id is not None
     watching = await watch(session, last_event_id) if attach else None
     if watching is not None:
         return watching
+    grant = await charge() if charge is not None else None
     try:
-        return await start(session, builder=builder, language=language)
+        return await start(session, builder=builder, language=language, quota=grant)
     except GenerationRefused as refused:
+        if grant is not None:
+            await grant.arefund()
         if attach and refused.reason == "already_generating":
             watching = await watch(session, None)  # started meanwhile, maybe elsewhere
             if watching is not None:

@@ -9,6 +9,7 @@ watches: the generation is a task of its own (plans.live) that goes on without i
 from django.template.loader import render_to_string
 
 from plans.live import Watch
+from studyplanner.metrics import counted_stream
 from studyplanner.sse import PING, encode_comment, encode_event, encode_retry
 
 RECONNECT_MS = 3000
@@ -45,6 +46,7 @@ class GenerationStream:
     def __aiter__(self):
         return self._chunks()
 
+    @counted_stream("plan")  # the open-streams gauge of /metrics
     async def _chunks(self):
         yield encode_retry(RECONNECT_MS)  # the first bytes go out before any work
         run_id = self.watch.run_id

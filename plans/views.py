@@ -19,8 +19,11 @@ from plans.editor import (
 from plans.history import record_version
 from plans.live import signal_cancel
 from plans.models import PlanVersion
+from plans.quota import acharge
 from plans.schema import PlanValidationError, normalize_plan
 from plans.stream import GenerationStream, final_event
+from quotas.http import too_many
+from quotas.service import QuotaExceeded
 from sessions_app.access import aget_session_for, get_session_for
 from sessions_app.languages import normalize_language_tag
 from sessions_app.models import GenerationRefused
@@ -47,14 +50,20 @@ async def generate_plan(request, pk):
         if language is None:
             return json_error("X-Language must be a language code such as en, de or pt-BR.", 400)
     last_event_id = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
+    builder = select_builder()
+    user = await request.auser()
     try:
         watch = await live.watch_or_start(
             session,
-            builder=select_builder(),
+            builder=builder,
             language=language,
             last_event_id=last_event_id,
             attach=request.GET.get("attach") == "1",
+            # The daily AI quota (SPEC §16), only for a new run: refused before it starts.
+            charge=lambda: acharge(user, session, builder),
         )
+    except QuotaExceeded as exceeded:
+        return refuse(request, session, exceeded.message, 429) if page else too_many(exceeded)
     except GenerationRefused as refused:
         if page:
             return refuse(request, session, refused.message)

@@ -21,9 +21,11 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 async def _run_shutdown_hooks() -> None:
     from ai import close_clients
     from studyplanner.lifecycle import run_shutdown_hooks
+    from studyplanner.metrics import forget_this_process
 
     await run_shutdown_hooks()  # the apps' (plans: stop live generations, save, release)
     await close_clients()
+    forget_this_process()
 
 
 def with_lifespan(app):
