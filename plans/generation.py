@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import ClassVar, ParamSpec, TypeVar
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from ai import AIError
@@ -284,6 +284,7 @@ def _journal_entry(seq: int, event: "DocumentProcessed") -> dict:
     return {"seq": seq, **data}
 
 
+@transaction.atomic  # the plan, the run's journal and the NOTIFY land together
 def _save_document_folded(session, run, plan, folded, usage, seq, event, document) -> bool:
     """Save the plan after a document (and keep it in the plan's history), note its
     `document_processed` event (number `seq`) on the run for watchers anywhere; True when a
@@ -306,6 +307,7 @@ def _save_document_folded(session, run, plan, folded, usage, seq, event, documen
     return cancel_requested
 
 
+@transaction.atomic  # a watcher elsewhere never sees the session ended and its run not
 def _finish_blocks(session: StudySession, run, outcome, usage: Usage, error, plan, seq, event):
     """Complete the session with `plan` (success), or hand it back to UPLOADING with its
     progress; then close the run with its final event (number `seq`)."""
