@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Max
 
 from sessions_app.models import Document, StudySession
+from studyplanner.text import strip_unstorable
 
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -20,7 +21,7 @@ _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
 def clean_file_name(name: str) -> str:
     """The name as the learner knows it, minus any path and control characters."""
     name = PurePath(name.replace("\\", "/")).name
-    name = unicodedata.normalize("NFC", _UNSAFE_NAME.sub("", name)).strip()
+    name = unicodedata.normalize("NFC", _UNSAFE_NAME.sub("", strip_unstorable(name))).strip()
     if len(name) > 255:
         stem, suffix = PurePath(name).stem, PurePath(name).suffix[:20]
         name = stem[: 255 - len(suffix)] + suffix

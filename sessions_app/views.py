@@ -21,9 +21,9 @@ def session_list(request):
     form = StudySessionForm(initial={"language": language_from_request(request)})
     if request.method == "POST":
         try:
-            form = StudySessionForm(request_data(request))
+            form = StudySessionForm(request_data(request, text_fields=("title", "language")))
         except BadJSON as error:
-            return json_error(str(error), 400)
+            return error.response()
         if form.is_valid():
             session = form.save(commit=False)
             session.owner = request.user
