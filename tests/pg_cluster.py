@@ -7,6 +7,7 @@ without the binaries (or without the `postgres` OS user to run them as root) ski
 reason; under CI=true that is a failure.
 """
 
+import contextlib
 import os
 import shutil
 import socket
@@ -96,8 +97,6 @@ class PrivateCluster:
             conn.execute(f'CREATE DATABASE "{name}"')
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
             self.stop("immediate")
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            pass
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -11,8 +11,8 @@ from sessions_app.models import StudySession
 from sessions_app.uploads import clean_file_name
 from studyplanner.asgi import application
 from tests.base import SAMPLE_PLAN, AppTestCase
-from tests.plans_scripts import WEEK_PLANS, document_in
 from tests.fakes import Reply
+from tests.plans_scripts import WEEK_PLANS, document_in
 from tests.streams import read_all
 from tests.test_generate_stream import StreamTestCase
 
