@@ -106,6 +106,11 @@ def _database(url: str) -> dict:
         # Django's native psycopg 3 pool: N open streams must not need N connections.
         # The pool requires persistent connections to be off.
         config["CONN_MAX_AGE"] = 0
+        # Issue 12: Django gives the pool psycopg's `check=ConnectionPool.check_connection`
+        # when health checks are on: each connection is tested (one round trip) as it is
+        # handed out, so after a PostgreSQL restart a dead one is replaced instead of
+        # failing a request with a 500.
+        config["CONN_HEALTH_CHECKS"] = env.bool("DB_HEALTH_CHECKS", default=True)
         config["OPTIONS"] = {
             "pool": {
                 "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
