@@ -1,7 +1,7 @@
 """A PostgreSQL restart costs no request a 500 (SPEC §12): the pool checks each connection
 when it hands it out (CONN_HEALTH_CHECKS, which Django 5.2 turns into psycopg_pool's
-`check=ConnectionPool.check_connection`). Runs in the PostgreSQL pass against a private cluster that the test
-restarts (never the shared server)."""
+`check=ConnectionPool.check_connection`). Runs in the PostgreSQL pass against a private
+cluster that the test restarts (never the shared server)."""
 
 import os
 import unittest
