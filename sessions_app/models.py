@@ -560,11 +560,23 @@ class Document(models.Model):
         self.mark_completed(extracted.text, extracted.outline, extracted.page_count)
 
     def mark_failed(self, reason: str) -> None:
+        """FAILED with the reason; the stored file is removed (issue 12: a session's failed
+        files must not pile up on disk)."""
+        if self.file:
+            self.file.delete(save=False)
         self.status = self.Status.FAILED
         self.error = reason
         self.content_text = ""
         self.outline = []
         self.page_count = None
         self.save(
-            update_fields=["status", "error", "content_text", "outline", "page_count", "updated_at"]
+            update_fields=[
+                "status",
+                "error",
+                "content_text",
+                "outline",
+                "page_count",
+                "file",
+                "updated_at",
+            ]
         )

@@ -210,6 +210,10 @@ MAX_PDF_PAGES = env.int("MAX_PDF_PAGES", default=1000)
 MAX_DOCUMENT_CHARS = env.int("MAX_DOCUMENT_CHARS", default=2_000_000)
 DOCX_MAX_UNCOMPRESSED_MB = env.int("DOCX_MAX_UNCOMPRESSED_MB", default=200)
 DOCX_MAX_COMPRESSION_RATIO = env.int("DOCX_MAX_COMPRESSION_RATIO", default=100)
+# Issue 12 (limits that hold under concurrency): failed files a session keeps before it
+# refuses more uploads (their stored files are removed), and sessions per account.
+MAX_FAILED_FILES_PER_SESSION = env.int("MAX_FAILED_FILES_PER_SESSION", default=50)
+MAX_SESSIONS_PER_USER = env.int("MAX_SESSIONS_PER_USER", default=200)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Django's own cap on files in one request (a 400); the per-session limit is checked per file.
 DATA_UPLOAD_MAX_NUMBER_FILES = max(100, MAX_FILES_PER_SESSION)
