@@ -5,17 +5,22 @@ from django.contrib import messages
 from django.shortcuts import redirect
 from django_htmx.http import HttpResponseClientRefresh
 
-from sessions_app.models import StudySession
+from sessions_app.models import Document, StudySession
 from studyplanner.http import json_error, wants_json
+
+_EXTRACTING = (Document.Status.PENDING, Document.Status.PROCESSING)
 
 
 def detail_context(session: StudySession, **extra) -> dict:
     """Everything the session page and its partials need (the plan editor's rows come from
     the plans app's template tag, or from `extra` when the editor re-renders a form)."""
     refusal = session.refusal()
+    documents = list(session.documents.defer("content_text"))
     context = {
         "session": session,
-        "documents": list(session.documents.defer("content_text")),
+        "documents": documents,
+        # Issue 12: the document list polls for news while any is still being read.
+        "extracting": any(d.status in _EXTRACTING for d in documents),
         "progress": session.progress(),
         "can_generate": refusal is None,
         "cannot_generate": refusal.message if refusal else "",

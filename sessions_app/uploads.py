@@ -128,5 +128,8 @@ def add_documents(
         Document.objects.filter(pk=document.pk).update(file=document.file.name)
     for document, _ in to_store:
         if document.status == Document.Status.PENDING:
-            document.run_extraction()
-    return documents
+            document.queue_extraction()
+    # As they are now: PENDING on the queue, or already read when the queue runs tasks at
+    # once (tests).
+    current = Document.objects.defer("content_text").in_bulk([d.pk for d in documents])
+    return [current[d.pk] for d in documents]

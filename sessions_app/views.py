@@ -11,10 +11,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from sessions_app.access import get_session_for
 from sessions_app.forms import SignUpForm, StudySessionForm
 from sessions_app.languages import COMMON_LANGUAGES, language_from_request
-from sessions_app.models import Document, GenerationRefused, StudySession
+from sessions_app.models import (
+    Document,
+    GenerationRefused,
+    StudySession,
+    requeue_stale_extractions,
+)
 from sessions_app.multipart import UploadRequestError, check_csrf, read_upload
 from sessions_app.pages import detail_context, refuse
 from sessions_app.uploads import UploadRefused, add_documents
+from sessions_app.worker import ensure_in_process_worker
 from studyplanner.http import BadJSON, json_error, login_required, request_data, wants_json
 
 
@@ -156,6 +162,23 @@ def upload_documents(request, pk):
     for document in failed:
         messages.error(request, f"{document.original_name}: {document.error}")
     return redirect("sessions:detail", pk=session.pk)
+
+
+@login_required
+@require_GET
+def document_status(request, pk):
+    """The document list as it is now: the page polls it while documents are being read
+    (an HTML fragment), API clients get JSON. A document whose worker died is queued again
+    here, so a page never waits on a dead worker."""
+    session = get_session_for(request, pk)
+    requeue_stale_extractions(session)
+    context = detail_context(session)
+    if context["extracting"]:
+        ensure_in_process_worker()
+    if wants_json(request):
+        return JsonResponse({"documents": [d.to_dict() for d in context["documents"]]})
+    context["extraction_finished"] = not context["extracting"]
+    return render(request, "sessions/detail.html#document-list", context)
 
 
 @login_required

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "django_tasks",
+    "django_tasks_db",
     "sessions_app",
     "plans",
 ]
@@ -214,6 +216,28 @@ DOCX_MAX_COMPRESSION_RATIO = env.int("DOCX_MAX_COMPRESSION_RATIO", default=100)
 # refuses more uploads (their stored files are removed), and sessions per account.
 MAX_FAILED_FILES_PER_SESSION = env.int("MAX_FAILED_FILES_PER_SESSION", default=50)
 MAX_SESSIONS_PER_USER = env.int("MAX_SESSIONS_PER_USER", default=200)
+# Issue 12 (extraction as bounded background work): each document is read by a task on the
+# queue (django-tasks, database backend: no server of its own), in a child process killed
+# past EXTRACTION_TIMEOUT seconds of wall-clock time or EXTRACTION_MAX_MEMORY_MB of address
+# space. EXTRACTION_WORKER_IN_PROCESS runs one queue worker inside each web process (so
+# `make run` is one command); production turns it off and runs `manage.py extraction_worker`
+# processes (README "Security"). A document whose worker died is queued again after
+# EXTRACTION_TIMEOUT + EXTRACTION_STALE_GRACE seconds, at most EXTRACTION_MAX_ATTEMPTS times.
+EXTRACTION_TIMEOUT = env.float("EXTRACTION_TIMEOUT", default=60.0)
+EXTRACTION_MAX_MEMORY_MB = env.int("EXTRACTION_MAX_MEMORY_MB", default=512)
+EXTRACTION_WORKER_IN_PROCESS = env.bool("EXTRACTION_WORKER_IN_PROCESS", default=True)
+EXTRACTION_STALE_GRACE = env.float("EXTRACTION_STALE_GRACE", default=30.0)
+EXTRACTION_MAX_ATTEMPTS = env.int("EXTRACTION_MAX_ATTEMPTS", default=3)
+# Caps on the work itself, whatever the text it yields: paragraphs and tables in a DOCX,
+# decompressed content-stream bytes per PDF page and for the whole PDF.
+DOCX_MAX_PARAGRAPHS = env.int("DOCX_MAX_PARAGRAPHS", default=200_000)
+PDF_MAX_PAGE_CONTENT_KB = env.int("PDF_MAX_PAGE_CONTENT_KB", default=1024)
+PDF_MAX_CONTENT_MB = env.int("PDF_MAX_CONTENT_MB", default=32)
+TASKS = {
+    "default": {
+        "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+    }
+}
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Django's own cap on files in one request (a 400); the per-session limit is checked per file.
 DATA_UPLOAD_MAX_NUMBER_FILES = max(100, MAX_FILES_PER_SESSION)
@@ -232,5 +256,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         # pypdf logs every oddity of a broken file; the outcome is recorded on the document.
         "pypdf": {"level": "CRITICAL"},
+        # Issue 12: a line per task state at INFO is noise; failures are logged.
+        "django_tasks": {"level": "WARNING"},
     },
 }
