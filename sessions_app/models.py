@@ -649,3 +649,24 @@ def requeue_stale_extractions(session: StudySession | None = None) -> int:
             document.queue_extraction()
             queued += 1
     return queued
+
+
+class SignUpAttempt(models.Model):
+    """One POST to the sign-up form, by IP address: the sign-up throttle counts these
+    (issue 12). Rows older than the window are deleted as new ones arrive."""
+
+    ip_address = models.GenericIPAddressField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["ip_address", "created_at"], name="signup_ip_created")]
+
+    @classmethod
+    def allow(cls, ip_address: str | None) -> bool:
+        """Record this attempt unless the address is over SIGNUP_MAX_PER_IP in the window."""
+        since = timezone.now() - timedelta(minutes=settings.SIGNUP_WINDOW_MINUTES)
+        cls.objects.filter(created_at__lt=since).delete()
+        if cls.objects.filter(ip_address=ip_address).count() >= settings.SIGNUP_MAX_PER_IP:
+            return False
+        cls.objects.create(ip_address=ip_address)
+        return True

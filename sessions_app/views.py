@@ -14,6 +14,7 @@ from sessions_app.languages import COMMON_LANGUAGES, language_from_request
 from sessions_app.models import (
     Document,
     GenerationRefused,
+    SignUpAttempt,
     StudySession,
     requeue_stale_extractions,
 )
@@ -111,6 +112,18 @@ def session_detail(request, pk):
 def signup(request):
     if request.user.is_authenticated:
         return redirect("sessions:list")
+    if request.method == "POST" and not SignUpAttempt.allow(request.META.get("REMOTE_ADDR")):
+        minutes = f"{settings.SIGNUP_WINDOW_MINUTES:g}"
+        return render(
+            request,
+            "registration/signup.html",
+            {
+                "form": SignUpForm(),
+                "throttled": f"Too many sign-up attempts from your network. Try again in "
+                f"{minutes} minutes.",
+            },
+            status=429,
+        )
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
@@ -120,6 +133,19 @@ def signup(request):
     return render(
         request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200
     )
+
+
+def locked_out(request, response=None, credentials=None):
+    """What django-axes answers once an IP address or an account is locked out (429)."""
+    minutes = f"{settings.AXES_COOLOFF_TIME.total_seconds() / 60:g}"
+    message = (
+        f"Too many failed log-ins for this account or from your network. "
+        f"Try again in {minutes} minutes."
+    )
+    if wants_json(request):
+        return json_error(message, 429)
+    context = {"minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT}
+    return render(request, "registration/locked_out.html", context, status=429)
 
 
 def _why_documents_are_locked(session: StudySession) -> str | None:

@@ -5,6 +5,7 @@ DEBUG=False the app refuses to start until SECRET_KEY and ALLOWED_HOSTS are set.
 The README lists every setting with its default.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "sessions_app",
     "plans",
 ]
@@ -64,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Issue 12: turns a locked-out login into the "try again later" page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "studyplanner.urls"
@@ -134,6 +138,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Issue 12 (abuse limits): django-axes counts failed log-ins in the database (shared by every
+# worker and machine, no cache server) and locks out an IP address or an account after
+# LOGIN_FAILURE_LIMIT failures for LOGIN_COOLOFF_MINUTES; a success resets the count.
+# Behind a proxy, run uvicorn with --proxy-headers so REMOTE_ADDR is the client's address.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one locks
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "sessions_app.views.locked_out"
+AXES_VERBOSE = False
+# Sign-ups (any POST, accepted or not) per IP address within the window: account creation
+# and user-name probing both cost an attempt.
+SIGNUP_MAX_PER_IP = env.int("SIGNUP_MAX_PER_IP", default=10)
+SIGNUP_WINDOW_MINUTES = env.float("SIGNUP_WINDOW_MINUTES", default=60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "sessions:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -258,5 +280,7 @@ LOGGING = {
         "pypdf": {"level": "CRITICAL"},
         # Issue 12: a line per task state at INFO is noise; failures are logged.
         "django_tasks": {"level": "WARNING"},
+        # django-axes logs every log-in at INFO; lockouts come at WARNING.
+        "axes": {"level": "WARNING"},
     },
 }
