@@ -661,6 +661,9 @@ class SignUpAttempt(models.Model):
     class Meta:
         indexes = [models.Index(fields=["ip_address", "created_at"], name="signup_ip_created")]
 
+    def __str__(self):
+        return f"Sign-up attempt from {self.ip_address} at {self.created_at:%Y-%m-%d %H:%M}"
+
     @classmethod
     def allow(cls, ip_address: str | None) -> bool:
         """Record this attempt unless the address is over SIGNUP_MAX_PER_IP in the window."""
