@@ -22,8 +22,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests import documents as files  # noqa: E402
-from tests.e2e.support import LEARNER, LiveServer  # noqa: E402
+from tests import documents as files
+from tests.e2e.support import LEARNER, LiveServer
 
 
 def logged_in(server: LiveServer, username: str, password: str) -> httpx.Client:
@@ -101,9 +101,8 @@ def run(timeout: float | None) -> None:
             time.sleep(0.05)
         stop.set()
         watcher.join()
-        print(
-            f"server: {'caps lifted, EXTRACTION_TIMEOUT=%gs' % timeout if timeout else 'defaults'}"
-        )
+        lifted = f"caps lifted, EXTRACTION_TIMEOUT={timeout:g}s" if timeout else "defaults"
+        print(f"server: {lifted}")
         print(f"upload answered in {answered * 1000:.0f} ms (documents PENDING)")
         for document_id, name in documents.items():
             seconds, error = finished.get(document_id, (float("nan"), "not finished"))

@@ -4,6 +4,7 @@ edit — raises no CSP violation, while an inline script is really blocked."""
 
 from playwright.sync_api import expect
 
+from tests.e2e.support import BrowserTestCase
 from tests.e2e.test_generation_browser import LiveGenerationTestCase
 
 # Every violation the page reports, kept across navigations in sessionStorage.
@@ -59,3 +60,48 @@ class ContentSecurityPolicyBrowserTests(LiveGenerationTestCase):
         self.page.wait_for_function("sessionStorage.getItem('cspViolations') !== null")
         self.assertFalse(self.page.evaluate("window.ranInline === true"))
         self.assertTrue(any("script-src" in v for v in self.violations()), self.violations())
+
+
+class LockoutPageTests(BrowserTestCase):
+    server_env = {"LOGIN_FAILURE_LIMIT": "2"}
+
+    def test_too_many_wrong_passwords_show_the_pause_on_desktop_and_phone(self):
+        for _ in range(2):
+            self.page.goto("/accounts/login/")
+            self.page.get_by_label("Username").fill("nobody")
+            self.page.get_by_label("Password").fill("wrong")
+            self.page.get_by_role("button", name="Log in").click()
+
+        expect(self.page.get_by_role("heading", name="Too many failed log-ins")).to_be_visible()
+        expect(self.page.get_by_role("alert")).to_contain_text("paused for 15 minutes")
+        self.snapshot("locked-out")
+        self.page.set_viewport_size({"width": 375, "height": 740})
+        self.snapshot("locked-out-phone")
+        width = self.page.evaluate("document.documentElement.scrollWidth")
+        self.assertLessEqual(width, 375)
+
+
+class WaitingDocumentsTests(BrowserTestCase):
+    # No queue worker: the documents stay PENDING, as while a worker is busy.
+    server_env = {"EXTRACTION_WORKER_IN_PROCESS": "False"}
+
+    def test_waiting_documents_show_as_pending_and_the_list_polls(self):
+        self.log_in()
+        self.page.get_by_label("Title").fill("Waiting")
+        self.page.get_by_role("button", name="Create session").click()
+        polls = []
+        self.page.on(
+            "request", lambda r: polls.append(r.url) if "documents/status" in r.url else None
+        )
+        self.page.set_input_files(
+            "#file-input",
+            [{"name": "notes.md", "mimeType": "text/markdown", "buffer": b"# Notes"}],
+        )
+
+        expect(self.page.locator(".document").filter(has_text="Pending")).to_have_count(1)
+        self.page.wait_for_function("document.querySelector('#document-list[hx-trigger]')")
+        self.page.wait_for_event("request", lambda r: "documents/status" in r.url)
+        self.snapshot("documents-pending")
+        self.page.set_viewport_size({"width": 375, "height": 740})
+        self.snapshot("documents-pending-phone")
+        self.assertTrue(polls)
