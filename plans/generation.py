@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from ai import AIError
 from plans.builders.base import PlanBuilder, PlanGenerationError, SourceDocument, Usage
+from plans.history import record_version
+from plans.models import PlanVersion
 from plans.schema import Plan, normalize_plan
 from sessions_app.models import (
     Document,
@@ -78,6 +80,8 @@ class DocumentProcessed(PlanEvent):
     percent: int
     message: str
     document: str
+    # Titles the builder had to leave out to stay within the bounds (SPEC §5).
+    dropped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -235,9 +239,19 @@ def _record_usage(run: GenerationRun, usage: Usage) -> list[str]:
     return ["prompt_tokens", "completion_tokens", "cost", "model"]
 
 
-def _save_document_folded(session, run, plan, folded, usage) -> bool:
-    """Save the plan after a document; True when a cancel was requested meanwhile."""
+def _save_document_folded(session, run, plan, folded, usage, document=None, dropped=()) -> bool:
+    """Save the plan after a document (and keep it in the plan's history); True when a
+    cancel was requested meanwhile."""
     cancel_requested = session.save_progress(plan, folded)
+    if document is not None:
+        record_version(
+            session,
+            plan,
+            PlanVersion.Source.DOCUMENT,
+            label=document.original_name,
+            dropped=dropped,
+            document_id=document.pk,
+        )
     run.documents_processed += 1
     run.save(update_fields=["documents_processed", *_record_usage(run, usage)])
     return cancel_requested
@@ -312,9 +326,10 @@ async def build_plan(
             source = await run_db(_load_document, document)
             reading = f"Reading document {number} of {total}: {source.name}"
             yield Progress(number, total, plan, _percent(number - 1, total), reading, source.name)
+            dropped: tuple[str, ...] = ()
             async for step in _until_stopped(builder.fold(plan, source, language=language), stop):
                 if step.final:
-                    plan = step.plan
+                    plan, dropped = step.plan, tuple(step.dropped)
                     continue
                 message = reading
                 if step.sections > 1:
@@ -337,6 +352,8 @@ async def build_plan(
                 plan,
                 [*folded, str(document.pk)],
                 builder.usage,
+                document,
+                dropped,
             )
             saved_plan, folded = plan, [*folded, str(document.pk)]
             yield DocumentProcessed(
@@ -344,8 +361,10 @@ async def build_plan(
                 total,
                 plan,
                 _percent(number, total),
-                f"Finished document {number} of {total}: {source.name}",
+                f"Finished document {number} of {total}: {source.name}"
+                + (f" ({len(dropped)} left out: the plan is full)" if dropped else ""),
                 source.name,
+                dropped,
             )
             if cancel_requested:  # asked in another process; seen here between documents
                 stop.request("cancelled")

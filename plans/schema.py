@@ -89,6 +89,20 @@ def _kind(value: Any) -> str:
 
 
 def normalize_plan(raw: Any) -> Plan:
+    """Validate and normalise a plan; raise PlanValidationError listing every problem
+    (see `_normalize`)."""
+    plan, _ = _normalize(raw, cut_to_bounds=False)
+    return plan
+
+
+def normalize_plan_within_bounds(raw: Any) -> tuple[Plan, list[str]]:
+    """`normalize_plan`, except that a plan over the size bounds is cut to them instead of
+    rejected; returns the plan and what was left out ("Title" for a topic, "Title: sub"
+    for a subtopic), so the caller can say so (SPEC §5: nothing is dropped silently)."""
+    return _normalize(raw, cut_to_bounds=True)
+
+
+def _normalize(raw: Any, *, cut_to_bounds: bool) -> tuple[Plan, list[str]]:
     """Validate and normalise a plan; raise PlanValidationError listing every problem.
 
     Repairs: trims and collapses whitespace, drops empty subtopics and topics that are
@@ -159,6 +173,14 @@ def normalize_plan(raw: Any) -> Plan:
                 topic["_seen"].add(sub.casefold())
                 topic["subtopics"].append(sub)
 
+    dropped: list[str] = []
+    if cut_to_bounds:
+        dropped.extend(topic["title"] for topic in topics[MAX_TOPICS:])
+        topics = topics[:MAX_TOPICS]
+        for topic in topics:
+            extra = topic["subtopics"][MAX_SUBTOPICS:]
+            dropped.extend(f"{topic['title']}: {sub}" for sub in extra)
+            topic["subtopics"] = topic["subtopics"][:MAX_SUBTOPICS]
     if len(topics) > MAX_TOPICS:
         problems.append(
             PlanProblem(f"The plan has {len(topics)} topics; the limit is {MAX_TOPICS}.")
@@ -175,10 +197,11 @@ def normalize_plan(raw: Any) -> Plan:
     if problems:
         raise PlanValidationError(problems)
 
-    return [
+    plan = [
         {"order_index": index, "title": topic["title"], "subtopics": topic["subtopics"]}
         for index, topic in enumerate(topics, start=1)
     ]
+    return plan, dropped
 
 
 def preview_plan(raw: Any) -> Plan:

@@ -13,12 +13,15 @@ from plans.builders import select_builder
 from plans.editor import (
     apply_action,
     attach_problems,
+    deleted_topic_from_form,
     duplicate_titles,
     raw_plan,
     topics_from_form,
     topics_from_plan,
 )
 from plans.generation import Cancelled, Completed, Failed, build_plan, signal_cancel
+from plans.history import record_version
+from plans.models import PlanVersion
 from plans.schema import PlanValidationError, normalize_plan
 from plans.stream import GenerationStream
 from sessions_app.access import aget_session_for, get_session_for
@@ -141,7 +144,10 @@ async def cancel_generation(request, pk):
 def plan_editor(request, pk):
     """The learner's edits: a JSON body {"plan": [...]} or the editor form (SPEC §6, §8).
 
-    Both go through the same validation as the model's output.
+    Both go through the same validation as the model's output. Every saved plan is kept in
+    the history. An htmx request gets the editor fragment back, also when the plan is
+    invalid: then with 422, which base.html's htmx config swaps like a 200 (django-htmx's
+    debug handler only takes over 400/403/404/500 answers).
     """
     session = get_session_for(request, pk)
     if request.method == "GET":
@@ -151,7 +157,8 @@ def plan_editor(request, pk):
     if request.content_type == "application/json":
         return _save_plan_from_json(request, session)
 
-    topics, focus = apply_action(topics_from_form(request.POST), request.POST.get("action", "save"))
+    action = request.POST.get("action", "save")
+    topics, focus, deleted = apply_action(topics_from_form(request.POST), action, request.POST)
     try:
         if duplicates := duplicate_titles(topics):
             raise PlanValidationError(duplicates)
@@ -165,16 +172,53 @@ def plan_editor(request, pk):
             editor_topics=topics,
             editor_invalid=True,
             editor_errors=general,
-            editor_focus=focus,
+            editor_focus=_first_problem(topics) or (focus.id(topics) if focus else ""),
+            # Nothing was saved: a pending delete can still be undone.
+            editor_deleted=deleted
+            or (deleted_topic_from_form(request.POST) if action != "undo-delete" else None),
         )
-        return render(request, _editor_template(request), context, status=400)
+        status = 422 if request.htmx else 400
+        return render(request, _editor_template(request), context, status=status)
+    record_version(session, plan, PlanVersion.Source.EDIT, label=_edit_label(action, deleted))
     if not request.htmx:
-        messages.success(request, "Plan saved.")
+        if deleted is not None:
+            messages.success(request, f"Deleted “{deleted.title}”. The plan before is in History.")
+        else:
+            messages.success(request, "Plan saved.")
         return redirect(reverse("sessions:detail", args=[session.pk]) + "#plan-editor")
+    rows = topics_from_plan(plan)
     context = detail_context(
-        session, editor_topics=topics_from_plan(plan), editor_saved=True, editor_focus=focus
+        session,
+        editor_topics=rows,
+        editor_saved=deleted is None,
+        editor_deleted=deleted,
+        editor_focus=focus.id(rows) if focus else "",
     )
     return render(request, _editor_template(request), context)
+
+
+def _first_problem(topics) -> str:
+    """The id of the first field marked invalid, where the learner goes next."""
+    for topic in topics:
+        if topic.errors:
+            return f"t{topic.key}-title"
+        if topic.subtopic_errors:
+            return f"t{topic.key}-sub{min(topic.subtopic_errors)}"
+    return ""
+
+
+def _edit_label(action: str, deleted) -> str:
+    if deleted is not None:
+        return f"Deleted the topic “{deleted.title}”"
+    verb = action.partition(":")[0]
+    return {
+        "up": "Moved a topic",
+        "down": "Moved a topic",
+        "delete-sub": "Removed a subtopic",
+        "sub-up": "Moved a subtopic",
+        "sub-down": "Moved a subtopic",
+        "undo-delete": "Undid a topic's deletion",
+    }.get(verb, "Your edit")
 
 
 def _editor_template(request) -> str:
@@ -190,6 +234,7 @@ def _save_plan_from_json(request, session):
         return json_error('Send the plan as {"plan": [...]}.', 400)
     try:
         plan = session.save_edited_plan(normalize_plan(data["plan"]))
+        record_version(session, plan, PlanVersion.Source.EDIT, label="Saved through the API")
     except GenerationRefused as refused:
         return json_error(refused.message, 409, reason=refused.reason)
     except PlanValidationError as invalid:

@@ -73,7 +73,25 @@ class StudySessionAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    fields = ["id", "owner", "title", "language", *readonly_fields[1:]]
+    # The plan is folded away (a 60-topic plan and its JSON made an 11,000 px page).
+    fieldsets = [
+        (None, {"fields": ["id", "owner", "title", "language", "status"]}),
+        ("Plan", {"fields": ["plan_outline"], "classes": ["collapse"]}),
+        ("Plan as JSON", {"fields": ["plan_json"], "classes": ["collapse"]}),
+        (
+            "Generation state",
+            {
+                "fields": [
+                    "folded_document_ids",
+                    "generation_heartbeat_at",
+                    "cancel_requested_at",
+                    "created_at",
+                    "updated_at",
+                ],
+                "classes": ["collapse"],
+            },
+        ),
+    ]
     autocomplete_fields = ["owner"]
     inlines = [DocumentInline]
 
@@ -147,7 +165,7 @@ class DocumentAdmin(admin.ModelAdmin):
         "id",
         "session",
         "original_name",
-        "file",
+        "stored_file",
         "content_type",
         "size",
         "status",
@@ -162,6 +180,12 @@ class DocumentAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="file")
+    def stored_file(self, obj):
+        # Uploaded files are private (no public MEDIA_URL): the name only, no dead link.
+        # The owner downloads a document from the session page.
+        return obj.file.name or "(not stored)"
 
     @admin.action(description="Re-run extraction")
     def rerun_extraction(self, request, queryset):
@@ -199,8 +223,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
         "documents_processed",
         "builder",
         "model",
-        "prompt_tokens",
-        "completion_tokens",
+        "tokens",
         "short_error",
     ]
     list_filter = ["outcome", "builder"]
@@ -209,7 +232,14 @@ class GenerationRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="error")
     def short_error(self, obj):
-        return obj.error[:120]
+        # Short enough that the list fits a 1440 px screen; the full text is on the run's page.
+        return obj.error if len(obj.error) <= 60 else obj.error[:59] + "…"
+
+    @admin.display(description="tokens (in/out)")
+    def tokens(self, obj):
+        if obj.prompt_tokens is None and obj.completion_tokens is None:
+            return "—"
+        return f"{obj.prompt_tokens or 0} / {obj.completion_tokens or 0}"
 
     def has_add_permission(self, request):
         return False

@@ -48,6 +48,10 @@ class PlanProgress:
     done: int
     total: int
 
+    @property
+    def remaining(self) -> int:
+        return self.total - self.done
+
 
 class StudySessionQuerySet(models.QuerySet):
     def owned_by(self, user):
@@ -135,6 +139,19 @@ class StudySession(models.Model):
         ]
 
     @property
+    def status_label(self) -> str:
+        """The status as the learner reads it: "Uploading documents" only says what the
+        session is doing when it has documents and no plan yet (SPEC §8)."""
+        if self.status != self.Status.UPLOADING:
+            return self.get_status_display()
+        if self.draft_plan:
+            return "Adding documents" if self.progress().remaining == 0 else "Plan in progress"
+        count = getattr(self, "document_count", None)  # annotated by the sessions list
+        if count == 0 or (count is None and not self.documents.exists()):
+            return "No documents yet"
+        return "Ready to generate" if self.completed_documents().exists() else "Add documents"
+
+    @property
     def is_stale(self) -> bool:
         if self.status != self.Status.GENERATING_PLAN:
             return False
@@ -149,16 +166,32 @@ class StudySession(models.Model):
     def documents_to_fold(self) -> tuple[list["Document"], bool]:
         """The completed documents a run must still fold in, and whether it starts over.
 
-        A run starts over (empty plan, every document) only when a document that was
-        already folded into the plan has since been deleted.
+        A run never starts over by itself (SPEC §3: no action loses a saved plan): a
+        deleted document only leaves `folded_document_ids` and its topics stay in the plan
+        until the learner edits them or asks for a rebuild (`start_over`). The second value
+        stays for callers that still read it and is always False.
         """
         # Only what identifies them: the texts (megabytes) are loaded one at a time later.
         completed = list(self.completed_documents().only("id", "original_name", "position"))
         present = {str(pk) for pk in self.documents.values_list("id", flat=True)}
+        if gone := [pk for pk in self.folded_document_ids if pk not in present]:
+            # Deleted some other way than the page (admin, shell): same rule, the plan stays.
+            for pk in gone:
+                self.forget_folded_document(pk)
         folded = set(self.folded_document_ids)
-        if not folded <= present:
-            return completed, True
         return [d for d in completed if str(d.id) not in folded], False
+
+    def forget_folded_document(self, document_id) -> bool:
+        """A document in the plan was deleted: it leaves the folded list, the plan stays.
+        Returns whether it had been folded in."""
+        folded = [pk for pk in self.folded_document_ids if pk != str(document_id)]
+        if len(folded) == len(self.folded_document_ids):
+            return False
+        StudySession.objects.filter(pk=self.pk).update(
+            folded_document_ids=folded, updated_at=timezone.now()
+        )
+        self.folded_document_ids = folded
+        return True
 
     def progress(self) -> PlanProgress:
         completed_ids = [str(pk) for pk in self.completed_documents().values_list("id", flat=True)]
@@ -353,6 +386,42 @@ class StudySession(models.Model):
             )
         return plan
 
+    def restore_plan(self, plan: list, folded_document_ids: list[str]) -> None:
+        """Put back an earlier plan (plan history); refused while a plan is generated."""
+        updated = (
+            StudySession.objects.filter(pk=self.pk)
+            .exclude(status=self.Status.GENERATING_PLAN)
+            .update(
+                draft_plan=plan,
+                folded_document_ids=folded_document_ids,
+                updated_at=timezone.now(),
+            )
+        )
+        self.refresh_from_db()
+        if not updated:
+            raise GenerationRefused(
+                "already_generating", "Wait for the running generation to end, or cancel it."
+            )
+
+    def start_over(self) -> None:
+        """ "Rebuild from the remaining documents": an empty plan, every document still to
+        fold in, back to UPLOADING (the caller keeps the old plan in the history first)."""
+        updated = (
+            StudySession.objects.filter(pk=self.pk)
+            .exclude(status=self.Status.GENERATING_PLAN)
+            .update(
+                status=self.Status.UPLOADING,
+                draft_plan=[],
+                folded_document_ids=[],
+                updated_at=timezone.now(),
+            )
+        )
+        self.refresh_from_db()
+        if not updated:
+            raise GenerationRefused(
+                "already_generating", "Wait for the running generation to end, or cancel it."
+            )
+
     def reset_to_uploading(self) -> None:
         """Staff reset: back to UPLOADING whatever the state; clears heartbeat and cancel flag."""
         now = timezone.now()
@@ -538,6 +607,13 @@ class Document(models.Model):
         self.save(
             update_fields=["status", "content_text", "outline", "page_count", "error", "updated_at"]
         )
+        self.rebuild_passages()
+
+    def rebuild_passages(self) -> int:
+        """Cut the text into passages again (the index follows by itself); how many."""
+        from sessions_app.passages import replace_passages
+
+        return replace_passages(self)
 
     def queue_extraction(self) -> None:
         """Hand the stored file to the task queue; the document stays PENDING until a
@@ -617,6 +693,56 @@ class Document(models.Model):
                 "updated_at",
             ]
         )
+        self.passages.all().delete()
+
+
+class PassageQuerySet(models.QuerySet):
+    def for_session(self, session_id):
+        return self.filter(session_id=session_id)
+
+
+class Passage(models.Model):
+    """A piece of a completed document that a question can cite (SPEC §15; see passages.py).
+
+    `text == document.content_text[start:end]`; `page` is the PDF page (1-based) or null;
+    `heading` is the heading path joined by
+    passages.HEADING_SEPARATOR. `terms` is what the full-text index
+    holds: the stemmed words. The index itself is the database's own (migration 0003):
+    an FTS5 table kept in step by triggers on SQLite, a generated tsvector column with a GIN
+    index on PostgreSQL. Passages are rebuilt whenever their document's text changes and go
+    with it when it is deleted.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="passages")
+    # The document's session, copied so that a search is one indexed filter.
+    session = models.ForeignKey(StudySession, on_delete=models.CASCADE, related_name="passages")
+    position = models.PositiveIntegerField()
+    page = models.PositiveIntegerField(null=True, blank=True)
+    heading = models.TextField(blank=True)
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    text = models.TextField()
+    terms = models.TextField(blank=True)
+
+    objects = PassageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["document", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "position"], name="passage_document_position"
+            )
+        ]
+        indexes = [models.Index(fields=["session"], name="passage_session")]
+
+    def __str__(self):
+        return f"{self.document} · passage {self.position + 1}"
+
+    @property
+    def place(self) -> str:
+        """Where it is, for a learner: "page 3" or "passage 12"."""
+        return f"page {self.page}" if self.page else f"passage {self.position + 1}"
 
 
 def _stale_extraction(now) -> Q:

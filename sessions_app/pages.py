@@ -5,6 +5,8 @@ from django.contrib import messages
 from django.shortcuts import redirect
 from django_htmx.http import HttpResponseClientRefresh
 
+from sessions_app.forms import StudySessionForm
+from sessions_app.languages import COMMON_LANGUAGES
 from sessions_app.models import Document, StudySession
 from studyplanner.http import json_error, wants_json
 
@@ -19,12 +21,15 @@ def detail_context(session: StudySession, **extra) -> dict:
     context = {
         "session": session,
         "documents": documents,
+        "failed_count": sum(1 for d in documents if d.status == Document.Status.FAILED),
         # Issue 12: the document list polls for news while any is still being read.
         "extracting": any(d.status in _EXTRACTING for d in documents),
         "progress": session.progress(),
         "can_generate": refusal is None,
         "cannot_generate": refusal.message if refusal else "",
         "max_upload_mb": settings.MAX_UPLOAD_MB,
+        "edit_form": StudySessionForm(instance=session, prefix="edit"),
+        "languages": COMMON_LANGUAGES,
     }
     return {**context, **extra}
 

@@ -14,6 +14,12 @@ urlpatterns = [
         views.delete_document,
         name="delete_document",
     ),
+    path(
+        "<uuid:pk>/documents/<uuid:document_pk>/file",
+        views.download_document,
+        name="download_document",
+    ),
+    path("<uuid:pk>/edit", views.edit_session, name="edit"),
     path("<uuid:pk>/reopen", views.reopen_session, name="reopen"),
     path("<uuid:pk>/delete", views.delete_session, name="delete"),
 ]

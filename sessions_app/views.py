@@ -3,7 +3,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.db import transaction
 from django.db.models import Count
-from django.http import JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -185,8 +185,10 @@ def upload_documents(request, pk):
     failed = [d for d in documents if d.status == Document.Status.FAILED]
     if added := len(documents) - len(failed):
         messages.success(request, f"Added {added} document{'' if added == 1 else 's'}.")
-    for document in failed:
-        messages.error(request, f"{document.original_name}: {document.error}")
+    if failed:
+        # Each reason is shown once, next to its file in the list.
+        names = ", ".join(d.original_name for d in failed)
+        messages.error(request, f"Couldn't read {names}: the reason is shown next to each file.")
     return redirect("sessions:detail", pk=session.pk)
 
 
@@ -216,8 +218,17 @@ def delete_document(request, pk, document_pk):
         return refuse(request, session, reason)
     document.file.delete(save=False)
     document.delete()
+    # The plan stays as it is (SPEC §3): the document only leaves the list of those folded in.
+    was_in_plan = session.forget_folded_document(document_pk)
     if wants_json(request):
-        return JsonResponse({"deleted": str(document_pk)})
+        return JsonResponse({"deleted": str(document_pk), "was_in_plan": was_in_plan})
+    if was_in_plan:
+        messages.success(
+            request,
+            f"Deleted {document.original_name}. Its topics stay in the plan until you edit "
+            "them; “Rebuild from the remaining documents” builds the plan again without it.",
+        )
+        return redirect("sessions:detail", pk=session.pk)
     messages.success(request, f"Deleted {document.original_name}.")
     return redirect("sessions:detail", pk=session.pk)
 
@@ -254,3 +265,44 @@ def delete_session(request, pk):
         return JsonResponse({"deleted": str(pk)})
     messages.success(request, f"Deleted “{session.title}”.")
     return redirect("sessions:list")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_session(request, pk):
+    """Rename the session or change its plan language (fields `title`, `language`)."""
+    session = get_session_for(request, pk)
+    if request.method == "GET":
+        return redirect("sessions:detail", pk=session.pk)
+    try:
+        data = request_data(request)
+        prefix = "edit" if "edit-title" in data else None
+        form = StudySessionForm(data, instance=session, prefix=prefix)
+    except BadJSON as error:
+        return json_error(str(error), 400)
+    if not form.is_valid():
+        if wants_json(request):
+            return json_error("The session could not be changed.", 400, fields=form.errors)
+        session.refresh_from_db()
+        context = detail_context(session, edit_form=form, edit_open=True)
+        return render(request, "sessions/detail.html", context, status=400)
+    form.save()
+    if wants_json(request):
+        return JsonResponse(session.to_dict())
+    messages.success(request, "Session updated.")
+    return redirect("sessions:detail", pk=session.pk)
+
+
+@login_required
+@require_GET
+def download_document(request, pk, document_pk):
+    """The uploaded file, to its owner only (uploads are never served publicly)."""
+    session = get_session_for(request, pk)
+    document = get_object_or_404(Document, pk=document_pk, session=session)
+    if not document.file:
+        raise Http404("This document has no stored file.")
+    try:
+        stored = document.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The stored file is missing.") from None
+    return FileResponse(stored, as_attachment=True, filename=document.original_name)

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "csp",
     "sessions_app",
     "plans",
+    "questions",
 ]
 
 MIDDLEWARE = [
@@ -286,6 +287,18 @@ TASKS = {
         "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
     }
 }
+
+# --- Ask your documents (issue 14, SPEC §15) ---------------------------------------------
+# auto: the model (MODEL_CHAT) when OPENROUTER_API_KEY is set, else the offline extractive
+# answer; openrouter or offline force one.
+QUESTION_BUILDER = env.str("QUESTION_BUILDER", default="auto")
+if QUESTION_BUILDER not in ("auto", "openrouter", "offline"):
+    raise ImproperlyConfigured(
+        f"QUESTION_BUILDER must be auto, openrouter or offline, not {QUESTION_BUILDER!r}."
+    )
+QUESTION_SOURCES = env.int("QUESTION_SOURCES", default=5)  # passages sent as `sources`
+QUESTION_MAX_CHARS = 1000  # longer questions get 400 (SPEC §15)
+
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Django's own cap on files in one request (a 400); the per-session limit is checked per file.
 DATA_UPLOAD_MAX_NUMBER_FILES = max(100, MAX_FILES_PER_SESSION)

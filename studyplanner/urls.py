@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -16,7 +17,10 @@ urlpatterns = [
     path("accounts/signup/", signup, name="signup"),
     path("sessions/", include("sessions_app.urls")),
     path("sessions/", include("plans.urls")),
+    path("sessions/", include("questions.urls")),
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico by themselves (admin pages, files opened directly).
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
 ]
 
 handler400 = "studyplanner.errors.bad_request"

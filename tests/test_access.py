@@ -3,12 +3,24 @@
 from django.test import Client
 from django.urls import URLPattern, get_resolver, reverse
 
+from plans.models import PlanVersion
 from tests.base import AppTestCase
 
 
 def session_scoped_urls(session, document) -> list[str]:
     """Every URL that names a session, found from the URLconf so new views are covered too."""
-    values = {"pk": session.pk, "document_pk": document.pk}
+    from questions.models import Question
+
+    document.rebuild_passages()
+    question = Question.objects.create(session=session, text="Why?", builder="offline")
+    version = PlanVersion.objects.create(session=session, source=PlanVersion.Source.EDIT)
+    values = {
+        "pk": session.pk,
+        "document_pk": document.pk,
+        "question_pk": question.pk,
+        "passage_pk": document.passages.first().pk,
+        "version_pk": version.pk,
+    }
     urls = []
     for namespace, (_prefix, resolver) in get_resolver().namespace_dict.items():
         if namespace == "admin":

@@ -269,7 +269,7 @@ class ResumeTests(StreamTestCase):
             [t["title"] for t in events[-1].json["plan"]][-2:], ["My own topic", "Series"]
         )
 
-    async def test_deleting_a_folded_document_makes_the_next_run_start_over(self):
+    async def test_deleting_a_folded_document_keeps_the_plan_and_reads_only_the_rest(self):
         await StudySession.objects.filter(pk=self.session.pk).aupdate(
             draft_plan=SAMPLE_PLAN,
             folded_document_ids=[str(d.pk) for d in self.documents[:2]],
@@ -279,10 +279,10 @@ class ResumeTests(StreamTestCase):
 
         events, _, _ = await read_all(await self.open_stream())
 
-        self.assertEqual(events[0].json["resumed_from"], 0)
+        self.assertEqual(events[0].json["resumed_from"], 1)
         self.assertEqual(events[0].json["total"], 2)
-        self.assertEqual([document_in(r) for r in self.provider.requests], ["week2.md", "week3.md"])
-        self.assertIn('Current plan:\n{"topics": []}', self.provider.requests[0].user_prompt)
+        self.assertEqual([document_in(r) for r in self.provider.requests], ["week3.md"])
+        self.assertIn('"title": "Limits"', self.provider.requests[0].user_prompt)
 
 
 class CancelTests(StreamTestCase):

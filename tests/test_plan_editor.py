@@ -139,7 +139,7 @@ class FormEditorTests(EditorTestCase):
 
         response = self.client.post(self.url, self.form(rows), headers=HTMX)
 
-        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.status_code, 422)
         html = response.content.decode()
         self.assertNotIn("<html", html)  # the editor fragment only
         self.assertIn("The plan wasn't saved.", html)
@@ -158,10 +158,10 @@ class FormEditorTests(EditorTestCase):
         response = self.client.post(self.url, data, headers=HTMX)
 
         html = response.content.decode()
-        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.status_code, 422)
         self.assertEqual(html.count('name="tnew-title"'), 1)
         *_, failed_row, blank_row = html.split('<li class="editor-topic')
-        self.assertIn('value="Riemann sums"', failed_row)
+        self.assertIn(">Riemann sums</textarea>", failed_row)
         self.assertIn("has subtopics but no title", failed_row)
         self.assertNotIn("errorlist", blank_row)
 
@@ -171,7 +171,7 @@ class FormEditorTests(EditorTestCase):
 
         response = self.client.post(self.url, self.form(rows), headers=HTMX)
 
-        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.status_code, 422)
         _, first, second, _ = response.content.decode().split('<li class="editor-topic')
         self.assertIn("topic 1 already has this title", second)
         self.assertNotIn("errorlist", first)
@@ -184,7 +184,29 @@ class FormEditorTests(EditorTestCase):
         self.assertEqual(response.status_code, 200)
         self.assertTrue(html.lstrip().startswith('<section id="plan-editor"'))
         self.assertIn("Plan saved.", html)
-        self.assertIn('data-focus="down-1"', html)  # the moved topic's control keeps focus
+        # The moved topic ("Derivatives", now first and saved as row 0) keeps focus on its
+        # own control: ↓, since ↑ is disabled in the first place.
+        self.assertIn('data-focus="down-0"', html)
+        first_row = html.split('<li class="editor-topic')[1]
+        self.assertIn('data-key="0"', first_row)
+        self.assertIn(">Derivatives</textarea>", first_row)
+
+    def test_after_a_move_down_focus_is_on_the_moved_topics_own_control(self):
+        self.session.draft_plan = [
+            *SAMPLE_PLAN,
+            {"order_index": 3, "title": "Series", "subtopics": []},
+        ]
+        self.session.save()
+
+        response = self.client.post(
+            self.url, self.form(self.current_rows(), "down:0"), headers=HTMX
+        )
+
+        html = response.content.decode()
+        self.assertIn('data-focus="down-1"', html)
+        moved_row = html.split('<li class="editor-topic')[2]
+        self.assertIn('data-key="1"', moved_row)
+        self.assertIn(">Limits</textarea>", moved_row)
 
 
 class FullSizePlanTests(EditorTestCase):

@@ -19,7 +19,7 @@ class SessionListTests(AppTestCase):
 
         self.assertContains(response, "Linear algebra")
         self.assertContains(response, "1 document")
-        self.assertContains(response, "Uploading documents")
+        self.assertContains(response, "Ready to generate")
         self.assertNotContains(response, "Someone else")
 
     def test_list_as_json(self):

@@ -247,8 +247,8 @@ class EditingTransitionsTests(AppTestCase):
         self.assertEqual(to_fold, [second])
         self.assertFalse(start_over)
 
-    def test_deleting_a_folded_document_makes_the_next_run_start_over(self):
-        session = self.make_session()
+    def test_deleting_a_folded_document_keeps_the_plan_and_only_forgets_its_id(self):
+        session = self.make_session(draft_plan=SAMPLE_PLAN)
         first = self.make_document(session, name="week1.md")
         second = self.make_document(session, name="week2.md")
         session.folded_document_ids = [str(first.id)]
@@ -257,8 +257,11 @@ class EditingTransitionsTests(AppTestCase):
 
         to_fold, start_over = session.documents_to_fold()
 
-        self.assertTrue(start_over)
+        self.assertFalse(start_over)
         self.assertEqual(to_fold, [second])
+        session.refresh_from_db()
+        self.assertEqual(session.folded_document_ids, [])
+        self.assertEqual(session.draft_plan, SAMPLE_PLAN)
 
     def test_save_edited_plan_only_while_editing(self):
         session = self.make_session()

@@ -140,7 +140,7 @@ class UploadTests(UploadTestCase):
                 self.assertEqual(response.status_code, 409)
                 self.assertEqual(self.session.documents.count(), 1)
 
-    def test_the_page_form_redirects_back_with_a_message_per_failure(self):
+    def test_the_page_form_redirects_back_and_shows_each_failure_once(self):
         response = self.upload(
             upload("good.md", b"# Good"), upload("bad.txt", files.random_binary()), headers={}
         )
@@ -150,7 +150,8 @@ class UploadTests(UploadTestCase):
         )
         page = self.client.get(response["Location"])
         self.assertContains(page, "Added 1 document.")
-        self.assertContains(page, "bad.txt: This doesn")
+        self.assertContains(page, "Couldn&#x27;t read bad.txt")
+        self.assertContains(page, "This doesn&#x27;t look like a text file", count=1)
         self.assertContains(page, "good.md")
 
 

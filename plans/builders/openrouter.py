@@ -8,6 +8,7 @@ repair request before the run fails with a clear message.
 """
 
 import json
+import math
 import re
 from collections.abc import AsyncIterator
 
@@ -17,7 +18,13 @@ from django.conf import settings
 from ai import AIError, AIOutputTruncatedError, get_client
 from plans.builders.base import FoldStep, PlanGenerationError, SourceDocument, Usage
 from plans.prompts import PLAN_RESPONSE_FORMAT, SYSTEM_PROMPT, fold_prompt, repair_prompt
-from plans.schema import Plan, PlanValidationError, normalize_plan, preview_plan
+from plans.schema import (
+    Plan,
+    PlanValidationError,
+    normalize_plan,
+    normalize_plan_within_bounds,
+    preview_plan,
+)
 
 CHARS_PER_TOKEN = 4  # a deliberately cautious estimate for prose in most languages
 # Each answer is the whole plan again: room for twice the current plan plus what's new,
@@ -82,6 +89,21 @@ def parse_plan_output(text: str) -> Plan:
         raise PlanOutputError(invalid.messages) from None
 
 
+BOUNDS_ADVICE = (
+    "The plan is over the limits. Merge related topics (and related subtopics) into broader "
+    "ones so that everything fits within the limits; do not leave material out."
+)
+
+
+def parse_plan_output_within_bounds(text: str) -> tuple[Plan, list[str]]:
+    """The answer's plan, cut to the size bounds if the model still went over them (after
+    being asked to merge), with the titles that were cut."""
+    try:
+        return normalize_plan_within_bounds(extract_plan_json(text))
+    except PlanValidationError as invalid:
+        raise PlanOutputError(invalid.messages) from None
+
+
 def preview_from_partial(text: str) -> Plan:
     """The topics complete so far in an answer that is still arriving."""
     start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
@@ -96,10 +118,31 @@ def preview_from_partial(text: str) -> Plan:
 
 def merge_preview(written: Plan, previous: Plan) -> Plan:
     """What to show while the model rewrites the plan: the topics it has written so far,
-    then the previous plan's topics it hasn't reached yet (so the plan never shrinks)."""
-    seen = {topic["title"].casefold() for topic in written}
+    then the previous plan's topics it hasn't reached yet (so the plan never shrinks).
+
+    A topic the model is still writing keeps the saved subtopics it hasn't repeated yet:
+    the live view never shows a saved topic with fewer subtopics than it had. Only the
+    final answer may really remove some (it is what gets saved).
+    """
+    saved = {topic["title"].casefold(): topic["subtopics"] for topic in previous}
+    seen = set()
+    shown = []
+    for topic in written:
+        key = topic["title"].casefold()
+        seen.add(key)
+        if key in saved:
+            have = {s.casefold() for s in topic["subtopics"]}
+            kept = [s for s in saved[key] if s.casefold() not in have]
+            topic = {**topic, "subtopics": [*topic["subtopics"], *kept]}
+        shown.append(topic)
     rest = [t for t in previous if t["title"].casefold() not in seen]
-    return preview_plan(written + rest)
+    return preview_plan(shown + rest)
+
+
+def _with_bounds_advice(problems: list[str]) -> list[str]:
+    if any("the limit is" in p and ("topics" in p or "subtopics" in p) for p in problems):
+        return [*problems, BOUNDS_ADVICE]
+    return problems
 
 
 # --- long documents -------------------------------------------------------------------------
@@ -171,6 +214,7 @@ class OpenRouterBuilder:
         self, plan: Plan, document: SourceDocument, *, language: str
     ) -> AsyncIterator[FoldStep]:
         sections = split_into_sections(document.text, self._section_budget(plan))
+        dropped: list[str] = []
         for number, section in enumerate(sections, start=1):
             prompt = fold_prompt(
                 plan, document.name, section, language=language, part=number, parts=len(sections)
@@ -178,9 +222,17 @@ class OpenRouterBuilder:
             async for step in self._fold_section(plan, prompt, number, len(sections)):
                 if step.final:
                     plan = step.plan
+                    dropped.extend(step.dropped)
                 else:
                     yield step
-        yield FoldStep(plan, final=True, done=1.0, section=len(sections), sections=len(sections))
+        yield FoldStep(
+            plan,
+            final=True,
+            done=1.0,
+            section=len(sections),
+            sections=len(sections),
+            dropped=tuple(dropped),
+        )
 
     async def _fold_section(self, plan: Plan, prompt: str, section: int, sections: int):
         expected_chars = max(1200, int(len(json.dumps(plan, ensure_ascii=False)) * 1.2) + 400)
@@ -190,10 +242,17 @@ class OpenRouterBuilder:
             try:
                 async for answer, preview in self._stream_answer(attempt_prompt, plan):
                     if preview is not None:
-                        done = min(0.95, len(answer) / expected_chars)
+                        # Smooth whatever the answer's real length: an estimate that is too
+                        # short no longer pins the bar at 95 % for most of the document.
+                        done = min(0.95, 1 - math.exp(-len(answer) / expected_chars))
                         yield FoldStep(preview, done=done, section=section, sections=sections)
+                if repaired:
+                    # Asked once to merge: what is still over the bounds is cut, and said.
+                    result, dropped = parse_plan_output_within_bounds(answer)
+                else:
+                    result, dropped = parse_plan_output(answer), []
                 yield FoldStep(
-                    parse_plan_output(answer), final=True, section=section, sections=sections
+                    result, final=True, section=section, sections=sections, dropped=tuple(dropped)
                 )
                 return
             except (PlanOutputError, AIOutputTruncatedError) as unusable:
@@ -204,7 +263,7 @@ class OpenRouterBuilder:
                         retryable=True,
                     ) from unusable
                 problems = (
-                    unusable.problems
+                    _with_bounds_advice(unusable.problems)
                     if isinstance(unusable, PlanOutputError)
                     else [
                         "The answer was cut off at the output limit before the plan was "

@@ -19,3 +19,30 @@ def editor_rows(plan):
 def final_event_names() -> str:
     """The events that end a generation's stream, comma-separated (`sse-swap`, app.js)."""
     return ",".join(FINAL_EVENTS)
+
+
+@register.simple_tag
+def plan_notes(session) -> dict:
+    """What the session page says about the plan's history: the topics each folded document
+    had to leave out ({document id: [titles]}), and the version a rebuild just set aside
+    (for its Undo)."""
+    dropped: dict[str, list[str]] = {}
+    versions = session.plan_versions.filter(source="document").exclude(dropped=[])
+    for document_id, titles in versions.values_list("document_id", "dropped"):
+        dropped.setdefault(str(document_id), titles)
+    newest = session.plan_versions.first()
+    rebuilt = None
+    if newest is not None and newest.source == "rebuild" and not session.draft_plan:
+        rebuilt = newest
+    return {"dropped": dropped, "rebuilt": rebuilt, "has_history": newest is not None}
+
+
+@register.filter
+def dropped_for(dropped: dict, document_id: str) -> list[str]:
+    """`notes.dropped|dropped_for:doc_id`: what that document's fold left out."""
+    return dropped.get(document_id, [])
+
+
+@register.filter
+def in_list(value, values) -> bool:
+    return value in values

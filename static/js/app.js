@@ -160,19 +160,185 @@
     if (save) form.requestSubmit(save);
   });
 
+  // --- Plan editor (issue 11): unsaved changes, Enter saves, focus after a swap -----------
+  var editorDirty = false;
+  var focusAfterSwap = null; // the field where Enter was pressed keeps the focus
+
+  function inEditor(elt) {
+    return elt && elt.closest ? elt.closest("#plan-form") : null;
+  }
+
+  function growTextarea(area) {
+    if (window.CSS && CSS.supports && CSS.supports("field-sizing", "content")) return;
+    area.style.height = "auto";
+    area.style.height = area.scrollHeight + "px";
+  }
+
+  function growAll(root) {
+    Array.prototype.forEach.call((root || document).querySelectorAll("#plan-form textarea"), growTextarea);
+  }
+
   document.addEventListener("input", function (evt) {
-    var form = evt.target.closest && evt.target.closest("#plan-form");
-    var note = form && form.querySelector("[data-dirty-note]");
+    var form = inEditor(evt.target);
+    if (!form) return;
+    editorDirty = true;
+    var note = form.querySelector("[data-dirty-note]");
     if (note) note.hidden = false;
+    var saved = form.querySelector(".save-note");
+    if (saved) saved.hidden = true;
+    if (evt.target.tagName === "TEXTAREA") growTextarea(evt.target);
+  });
+
+  // Titles are one line: Enter saves the plan (the form's default button), as in an input.
+  document.addEventListener("keydown", function (evt) {
+    var form = inEditor(evt.target);
+    if (!form || evt.key !== "Enter" || evt.shiftKey || evt.isComposing) return;
+    if (evt.target.tagName !== "TEXTAREA") return;
+    evt.preventDefault();
+    focusAfterSwap = evt.target.id;
+    form.requestSubmit(form.querySelector(".default-submit"));
+  });
+
+  window.addEventListener("beforeunload", function (evt) {
+    if (!editorDirty || !document.getElementById("plan-form")) return;
+    evt.preventDefault();
+    evt.returnValue = ""; // older browsers need it to show their "Leave site?" dialog
+  });
+
+  // Requests made from outside the editor ("Add more documents", boosted links) would
+  // replace it: ask first when it holds unsaved changes.
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    if (!editorDirty || inEditor(evt.detail.elt) || !document.getElementById("plan-form")) return;
+    if (window.confirm("Your plan has unsaved changes. Leave without saving them?")) {
+      editorDirty = false;
+    } else {
+      evt.preventDefault();
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    if (evt.detail.target && evt.detail.target.id === "plan-editor") {
+      // A 422 answer re-renders what was typed (still unsaved); a 200 saved it.
+      editorDirty = evt.detail.xhr && evt.detail.xhr.status !== 200;
+    }
   });
 
   document.addEventListener("htmx:afterSettle", function () {
     var form = document.getElementById("plan-form");
-    var id = form && form.getAttribute("data-focus");
+    if (!form) return;
+    growAll(form);
+    // After a failed save the first marked field wins; otherwise the field where Enter was
+    // pressed keeps the focus.
+    var invalid = form.querySelector('[aria-invalid="true"]');
+    var id = (!invalid && focusAfterSwap) || form.getAttribute("data-focus");
+    focusAfterSwap = null;
     var target = id && document.getElementById(id);
-    if (target && target.disabled === false) {
-      target.focus();
+    if (!target || target.disabled) target = id && document.getElementById(form.getAttribute("data-focus"));
+    if (target && !target.disabled) {
+      var box = target.closest("details");
+      if (box) box.open = true;
+      target.focus({ preventScroll: true });
+      target.scrollIntoView({ block: "nearest" });
       form.removeAttribute("data-focus");
     }
   });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    growAll(document);
+  });
+
+  // A generation that starts makes the page's earlier messages ("Added 2 documents") stale.
+  document.addEventListener("htmx:sseOpen", function () {
+    var messages = document.getElementById("messages");
+    if (messages) messages.remove();
+  });
+
+  document.addEventListener("click", function (evt) {
+    if (evt.target.closest && evt.target.closest("[data-print]")) window.print();
+  });
+
+  // The live plan grows below the fold: say how many new topics are down there.
+  var topicsSeen = 0;
+  function liveTopics() {
+    return document.querySelectorAll("#generation-progress .plan-outline > li");
+  }
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var pill = document.querySelector("[data-new-topics]");
+    if (!pill || !evt.detail.target || evt.detail.target.id !== "generation-progress") return;
+    var topics = liveTopics();
+    var last = topics[topics.length - 1];
+    var below = last && last.getBoundingClientRect().top > window.innerHeight;
+    if (!below) {
+      topicsSeen = topics.length;
+      pill.hidden = true;
+      return;
+    }
+    var fresh = topics.length - topicsSeen;
+    if (fresh > 0) {
+      pill.textContent = fresh + " new topic" + (fresh === 1 ? "" : "s") + " below ↓";
+      pill.hidden = false;
+    }
+  });
+  document.addEventListener("click", function (evt) {
+    var pill = evt.target.closest && evt.target.closest("[data-new-topics]");
+    if (!pill) return;
+    var topics = liveTopics();
+    if (topics.length) topics[topics.length - 1].scrollIntoView({ behavior: "smooth", block: "center" });
+    topicsSeen = topics.length;
+    pill.hidden = true;
+  });
+  window.addEventListener("scroll", function () {
+    var pill = document.querySelector("[data-new-topics]");
+    var topics = liveTopics();
+    var last = topics[topics.length - 1];
+    if (pill && !pill.hidden && last && last.getBoundingClientRect().top <= window.innerHeight) {
+      topicsSeen = topics.length;
+      pill.hidden = true;
+    }
+  }, { passive: true });
+})();
+
+// --- Ask your documents (issue 14) -------------------------------------------------------
+// Citation chips show their passage on hover and focus by CSS alone. On a touch screen the
+// first tap opens the preview and a second tap follows the link to the passage view.
+(function () {
+  "use strict";
+  var noHover = window.matchMedia && window.matchMedia("(hover: none)").matches;
+
+  function closeAll(except) {
+    document.querySelectorAll(".cite.open").forEach(function (cite) {
+      if (cite !== except) cite.classList.remove("open");
+    });
+  }
+
+  document.addEventListener("click", function (evt) {
+    var chip = evt.target.closest ? evt.target.closest(".cite-chip") : null;
+    if (!chip) {
+      if (!evt.target.closest || !evt.target.closest(".cite-preview")) closeAll(null);
+      return;
+    }
+    var cite = chip.parentElement;
+    if (noHover && !cite.classList.contains("open")) {
+      evt.preventDefault();
+      closeAll(cite);
+      cite.classList.add("open");
+    }
+  });
+
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key === "Escape") closeAll(null);
+  });
+
+  // A dropped connection must not ask the question again (EventSource would reconnect by
+  // itself, and each request is a new question): stop, keep what arrived, and say so.
+  document.addEventListener("htmx:sseError", function (evt) {
+    var panel = evt.target;
+    var source = evt.detail && evt.detail.source;
+    if (!panel || panel.id !== "ask-live-panel" || !source) return;
+    source.close();
+    panel.removeAttribute("sse-connect");
+    var status = panel.querySelector("#ask-status");
+    if (status) status.textContent = "The connection was lost before the answer was complete. Ask again to get the whole answer.";
+  });
+
 })();

@@ -12,7 +12,7 @@ class AccountJourneyTests(BrowserTestCase):
         self.page.get_by_role("button", name="Create session").click()
 
         expect(self.page.get_by_role("heading", name="Thermodynamics")).to_be_visible()
-        expect(self.page.get_by_text("Uploading documents")).to_be_visible()
+        expect(self.page.locator("#session-status")).to_have_text("No documents yet")
 
     def test_a_wrong_password_shows_a_clear_message(self):
         self.page.goto("/accounts/login/")

@@ -99,17 +99,17 @@ class GenerationJourneyTests(LiveGenerationTestCase):
         self.assertEqual(self.plan_status()["status"], "EDITING_PLAN")
         self.snapshot("editor")
 
-        titles = editor.locator("input.topic-title")
+        titles = editor.locator("textarea.topic-title")
         expect(titles.nth(0)).to_have_value("Limits")
         expect(titles.nth(1)).to_have_value("Derivatives")
         titles.nth(0).fill("Limits and continuity")
         editor.get_by_role("button", name="Move “Derivatives” up").click()
-        expect(editor.locator("input.topic-title").nth(0)).to_have_value("Derivatives")
+        expect(editor.locator("textarea.topic-title").nth(0)).to_have_value("Derivatives")
         editor.get_by_role("button", name="Save plan").click()
         expect(editor.get_by_role("status")).to_contain_text("Plan saved.")
 
         self.page.goto(url)
-        titles = self.page.locator("#plan-editor input.topic-title")
+        titles = self.page.locator("#plan-editor textarea.topic-title")
         expect(titles.nth(0)).to_have_value("Derivatives")
         expect(titles.nth(1)).to_have_value("Limits and continuity")
         plan = self.plan_status()["plan"]
@@ -138,7 +138,7 @@ class GenerationJourneyTests(LiveGenerationTestCase):
         self.page.get_by_role("button", name="Cancel").click()
 
         expect(self.page.get_by_role("status").filter(has_text="cancelled")).to_be_visible()
-        expect(self.page.locator("#session-status")).to_have_text("Uploading documents")
+        expect(self.page.locator("#session-status")).to_have_text("Plan in progress")
         expect(self.page.locator("#generation .plan-outline")).to_contain_text("Limits")
         status = self.plan_status()
         self.assertEqual(status["status"], "UPLOADING")

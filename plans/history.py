@@ -1,0 +1,64 @@
+"""Recording and restoring plan versions (SPEC §3: no action loses a plan the learner saved)."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from plans.models import VERSIONS_KEPT, PlanVersion
+from sessions_app.models import StudySession
+
+
+def record_version(
+    session: StudySession,
+    plan: list,
+    source: str,
+    *,
+    label: str = "",
+    folded_document_ids: list[str] | None = None,
+    dropped: list[str] | tuple[str, ...] = (),
+    document_id=None,
+) -> PlanVersion | None:
+    """Keep `plan` as the session's newest version, and prune the oldest beyond
+    VERSIONS_KEPT. An edit that changed nothing (same plan as the newest version) adds none."""
+    if folded_document_ids is None:
+        folded_document_ids = session.folded_document_ids
+    folded = list(folded_document_ids)
+    with transaction.atomic():
+        if source == PlanVersion.Source.EDIT:
+            newest = session.plan_versions.only("plan").first()
+            if newest is not None and newest.plan == plan:
+                return None
+        version = PlanVersion.objects.create(
+            session=session,
+            plan=plan,
+            source=source,
+            label=label[:300],
+            folded_document_ids=folded,
+            dropped=list(dropped),
+            document_id=document_id,
+        )
+        stale = session.plan_versions.values_list("pk", flat=True)[VERSIONS_KEPT:]
+        PlanVersion.objects.filter(pk__in=list(stale)).delete()
+    return version
+
+
+def restore_version(session: StudySession, version: PlanVersion) -> PlanVersion:
+    """Make `version` the session's plan again; the restore is itself a new version."""
+    present = {str(pk) for pk in session.documents.values_list("id", flat=True)}
+    folded = [pk for pk in version.folded_document_ids if pk in present]
+    session.restore_plan(version.plan, folded)
+    when = timezone.localtime(version.created_at).strftime("%d %b %Y, %H:%M:%S")
+    return record_version(
+        session,
+        version.plan,
+        PlanVersion.Source.RESTORE,
+        label=f"the version of {when}",
+        folded_document_ids=folded,
+    )
+
+
+def rebuild_from_remaining_documents(session: StudySession) -> PlanVersion:
+    """Keep the current plan as a version, then empty the plan so the next run folds every
+    remaining document in from scratch."""
+    version = record_version(session, session.plan, PlanVersion.Source.REBUILD)
+    session.start_over()
+    return version
