@@ -38,11 +38,13 @@ class ContentSecurityPolicyBrowserTests(LiveGenerationTestCase):
     def test_the_whole_journey_raises_no_csp_violation(self):
         response = self.page.goto("/accounts/login/")
         self.assertIn("script-src 'self'", response.headers["content-security-policy"])
-        self.create_session_with_two_documents("Optics")
+        url = self.create_session_with_two_documents("Optics")
         self.generate()
         expect(self.page.locator("#plan-editor")).to_be_visible(timeout=30_000)
         self.page.locator("#plan-editor").get_by_role("button", name="Save plan").click()
         expect(self.page.get_by_role("status").first).to_be_visible()
+        for page in ("plan/history", "plan/study", "questions"):
+            self.assertEqual(self.page.goto(url + page).status, 200, page)
         self.page.goto("/sessions/00000000-0000-0000-0000-000000000000/")  # the 404 page
 
         self.assertEqual(self.violations(), [])
