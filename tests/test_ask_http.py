@@ -175,6 +175,16 @@ class PageTests(AskTestCase):
         self.assertContains(response, "Ask about this topic", count=len(SAMPLE_PLAN))
         self.assertContains(response, f"/sessions/{self.session.pk}/?q=Limits#ask")
 
+    def test_every_topic_in_the_editor_and_the_study_view_links_to_a_question(self):
+        StudySession.objects.filter(pk=self.session.pk).update(
+            draft_plan=SAMPLE_PLAN, status=StudySession.Status.EDITING_PLAN
+        )
+        for url in (f"/sessions/{self.session.pk}/", f"/sessions/{self.session.pk}/plan/study"):
+            with self.subTest(url=url):
+                response = self.client.get(url)
+                self.assertContains(response, "Ask about this topic", count=len(SAMPLE_PLAN))
+                self.assertContains(response, f"/sessions/{self.session.pk}/?q=Derivatives#ask")
+
     def test_the_passage_view_shows_it_in_context_with_the_name_page_and_matches(self):
         passage = Passage.objects.get(
             session=self.session, text__contains="storming of the Bastille"

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sessions_app', '0004_extraction_queue'),
+        ('sessions_app', '0005_extraction_queue'),
     ]
 
     operations = [
