@@ -49,7 +49,7 @@ def latencies(client: httpx.Client, stop: threading.Event, out: list) -> None:
 def summary(values: list[float]) -> str:
     return (
         f"median {statistics.median(values):.1f} ms, p95 "
-        f"{statistics.quantiles(values, n=20)[-1]:.1f} ms, max {max(values):.1f} ms "
+        f"{statistics.quantiles(values, n=20, method='inclusive')[-1]:.1f} ms, max {max(values):.1f} ms "
         f"({len(values)} requests)"
     )
 
