@@ -47,10 +47,10 @@ def latencies(client: httpx.Client, stop: threading.Event, out: list) -> None:
 
 
 def summary(values: list[float]) -> str:
+    p95 = statistics.quantiles(values, n=20, method="inclusive")[-1]
     return (
-        f"median {statistics.median(values):.1f} ms, p95 "
-        f"{statistics.quantiles(values, n=20, method='inclusive')[-1]:.1f} ms, max {max(values):.1f} ms "
-        f"({len(values)} requests)"
+        f"median {statistics.median(values):.1f} ms, p95 {p95:.1f} ms, "
+        f"max {max(values):.1f} ms ({len(values)} requests)"
     )
 
 
