@@ -7,9 +7,11 @@ from asgiref.testing import ApplicationCommunicator
 from django.test import SimpleTestCase
 
 from plans.schema import normalize_plan
+from questions.models import Question
 from sessions_app.models import StudySession
 from sessions_app.uploads import clean_file_name
 from studyplanner.asgi import application
+from tests.ask_support import AskTestCase
 from tests.base import SAMPLE_PLAN, AppTestCase
 from tests.fakes import Reply
 from tests.plans_scripts import WEEK_PLANS, document_in
@@ -167,3 +169,23 @@ class StaticTraversalTests(SimpleTestCase):
 
     async def test_a_real_static_file_is_still_served(self):
         self.assertEqual(await self.get("/static/css/app.css"), 200)
+
+
+class AskInputTests(AskTestCase):
+    def setUp(self):
+        super().setUp()
+        self.client.force_login(self.owner)
+
+    def test_a_question_given_as_a_list_is_a_400_naming_the_field(self):
+        response = self.client.post(
+            self.url, json.dumps({"question": ["inode"]}), content_type="application/json"
+        )
+
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.json()["fields"], {"question": ["Must be text, not a list."]})
+
+    def test_a_nul_in_a_question_is_removed_before_it_is_stored(self):
+        response = self.client.post(self.url, {"question": "ino\x00de?"}, headers=JSON)
+
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(Question.objects.get().text, "inode?")
