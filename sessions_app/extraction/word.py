@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import docx
 from django.conf import settings
 from docx.opc.exceptions import PackageNotFoundError
-from docx.oxml.ns import nsmap, qn
+from docx.oxml.ns import qn
 from lxml import etree
 
 from sessions_app.extraction.results import (
@@ -205,20 +205,32 @@ def _block_elements(container) -> Iterator[tuple[str, object]]:
 
 
 # Runs that carry text: plain, in links, tracked insertions, simple fields, smart tags and
-# content controls (python-docx's Paragraph.text reads only the first two).
-_RUNS = "w:r | w:hyperlink | w:ins/w:r | w:fldSimple/w:r | w:smartTag/w:r | w:sdt/w:sdtContent/w:r"
+# content controls (python-docx's Paragraph.text reads only the first two). Found by walking
+# the paragraph's children, not by an XPath query per paragraph: python-docx compiles one
+# on every call (~40 µs), which a file of a million empty paragraphs turns into minutes.
+_RUN = qn("w:r")
+_HYPERLINK = qn("w:hyperlink")
+_RUN_CONTAINERS = {qn("w:ins"), qn("w:fldSimple"), qn("w:smartTag")}
+_SDT = qn("w:sdt")
+_SDT_CONTENT = qn("w:sdtContent")
 
 
-# Compiled once: python-docx's element.xpath() compiles the expression on every call,
-# ~40 µs per paragraph, which a file of a million empty paragraphs turns into minutes.
-_RUNS_XPATH = etree.XPath(_RUNS, namespaces={"w": nsmap["w"]})
+def _runs(paragraph) -> Iterator:
+    """The text-carrying runs of a w:p, in document order."""
+    for child in paragraph.iterchildren():
+        if child.tag in (_RUN, _HYPERLINK):
+            yield child
+        elif child.tag in _RUN_CONTAINERS:
+            yield from child.iterchildren(_RUN)
+        elif child.tag == _SDT:
+            content = child.find(_SDT_CONTENT)
+            if content is not None:
+                yield from content.iterchildren(_RUN)
 
 
 def _paragraph_text(paragraph) -> str:
     """A w:p's text: tabs as tabs, line breaks as newlines (python-docx's run text)."""
-    if len(paragraph) == 0:
-        return ""  # <w:p/>: nothing to look for
-    return clean("".join(run.text for run in _RUNS_XPATH(paragraph))).strip()
+    return clean("".join(run.text for run in _runs(paragraph))).strip()
 
 
 def _table_rows(table) -> Iterator[str]:
