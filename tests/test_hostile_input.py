@@ -13,7 +13,7 @@ from sessions_app.uploads import clean_file_name
 from studyplanner.asgi import application
 from tests.ask_support import AskTestCase
 from tests.base import SAMPLE_PLAN, AppTestCase
-from tests.fakes import Reply
+from tests.fakes import FakeProviderMixin, Reply
 from tests.plans_scripts import WEEK_PLANS, document_in
 from tests.streams import read_all
 from tests.test_generate_stream import StreamTestCase
@@ -189,3 +189,18 @@ class AskInputTests(AskTestCase):
 
         self.assertEqual(response.status_code, 200)
         self.assertEqual(Question.objects.get().text, "inode?")
+
+
+class ModelAnswerToQuestionTests(FakeProviderMixin, AskTestCase):
+    builder = "openrouter"
+
+    async def test_nuls_in_a_model_answer_are_removed_before_it_is_shown_or_stored(self):
+        self.provider.enqueue(Reply.stream("An image\u0000 is a template [1].", chunk_size=4))
+
+        events, _, _ = await read_all(await self.ask_stream("What is an image?"))
+
+        self.assertEqual(events[-1].event, "done", events[-1].data)
+        tokens = "".join(e.json["text"] for e in events if e.event == "token")
+        self.assertEqual(tokens, "An image is a template [1].")
+        question = await Question.objects.aget()
+        self.assertEqual(question.answer, "An image is a template [1].")
