@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from studyplanner.text import strip_unstorable
+
 MAX_TOPICS = 60
 MAX_SUBTOPICS = 30
 MAX_TEXT_LENGTH = 200
@@ -47,7 +49,9 @@ class PlanValidationError(ValueError):
 
 
 def _clean_text(value: str) -> str:
-    return _WHITESPACE.sub(" ", value).strip()
+    """Whitespace collapsed; NULs and lone surrogates (which the database can't store and a
+    model may emit) removed, so every source of plans gets the same repair."""
+    return _WHITESPACE.sub(" ", strip_unstorable(value)).strip()
 
 
 def _topic_parts(raw: Any, position: int, problems: list[PlanProblem]):
