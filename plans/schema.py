@@ -18,6 +18,8 @@ MAX_TEXT_LENGTH = 200
 Plan = list[dict[str, Any]]
 
 _WHITESPACE = re.compile(r"\s+")
+# Control characters that aren't whitespace (PostgreSQL's jsonb refuses a NUL outright).
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class PlanValidationError(ValueError):
 
 
 def _clean_text(value: str) -> str:
-    return _WHITESPACE.sub(" ", value).strip()
+    return _WHITESPACE.sub(" ", _CONTROL.sub("", value)).strip()
 
 
 def _topic_parts(raw: Any, position: int, problems: list[PlanProblem]):

@@ -73,6 +73,8 @@ def request_data(request):
         data = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError) as error:
         raise BadJSON(f"The request body is not valid JSON ({error}).") from None
+    except RecursionError:  # nested deeper than the parser goes: "[[[[…"
+        raise BadJSON("The request body is not valid JSON (nested too deeply).") from None
     if not isinstance(data, dict):
         raise BadJSON("The request body must be a JSON object.")
     return data
