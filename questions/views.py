@@ -12,6 +12,7 @@ Every check (401, 404, 400, 409) happens before a response starts.
 
 from __future__ import annotations
 
+import re
 import time
 from contextlib import aclosing
 
@@ -45,12 +46,17 @@ def question_problem(text: str) -> str | None:
     return None
 
 
+# Control characters that aren't whitespace: PostgreSQL refuses a NUL in text (a 500 there).
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
+
+
 def _question_from(request) -> str:
     if request.method == "GET":
-        return request.GET.get("q", "")
-    data = request_data(request)
-    value = data.get("question", data.get("q", ""))
-    return value if isinstance(value, str) else ""
+        value = request.GET.get("q", "")
+    else:
+        data = request_data(request)
+        value = data.get("question", data.get("q", ""))
+    return _CONTROL.sub("", value) if isinstance(value, str) else ""
 
 
 @login_required

@@ -249,3 +249,23 @@ class AdminTests(AskTestCase):
         response = self.client.get("/admin/questions/question/")
         self.assertContains(response, "What is an &lt;b&gt;inode&lt;/b&gt;?")
         self.assertNotContains(response, "Add question")
+
+
+class ControlCharacterTests(AskTestCase):
+    def setUp(self):
+        super().setUp()
+        self.client.force_login(self.owner)
+
+    def test_a_question_with_a_nul_character_is_answered_not_a_500(self):
+        response = self.client.post(
+            self.url, {"question": "inode\x00 table?"}, content_type="application/json"
+        )
+        self.assertEqual(response.status_code, 200, response.content)
+        self.assertEqual(Question.objects.get().text, "inode table?")
+
+    async def test_a_streamed_question_with_a_nul_character_is_answered_not_a_500(self):
+        response = await self.ask_stream("inode\x00 table?")
+        self.assertEqual(response.status_code, 200)
+        events, _, _ = await read_all(response)
+        self.assertEqual(events[-1].event, "done", events[-1])
+        self.assertEqual((await self.questions())[0].text, "inode table?")
