@@ -227,7 +227,6 @@ class FormEditorTests(EditorTestCase):
         self.assertIn('data-key="1"', moved_row)
         self.assertIn(">Limits</textarea>", moved_row)
 
-
     def test_a_tampered_button_value_or_undo_position_is_ignored_not_a_500(self):
         # "²".isdigit() is True but int("²") raises: such values used to crash the view.
         rows = self.current_rows()
