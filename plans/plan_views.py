@@ -82,7 +82,8 @@ def rebuild_plan(request, pk):
     except GenerationRefused as refused:
         return refuse(request, session, refused.message)
     if wants_json(request):
-        return JsonResponse({"status": session.status, "previous_version": str(version.pk)})
+        previous = str(version.pk) if version is not None else None
+        return JsonResponse({"status": session.status, "previous_version": previous})
     return redirect(reverse("sessions:detail", args=[session.pk]) + "#generation")
 
 

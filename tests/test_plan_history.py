@@ -205,6 +205,30 @@ class RebuildTests(HistoryTestCase):
 
         self.assertEqual(response.status_code, 409)
 
+    def test_a_refused_rebuild_keeps_no_version(self):
+        session = self.make_session(
+            status=StudySession.Status.GENERATING_PLAN, draft_plan=SAMPLE_PLAN
+        )
+        session.generation_heartbeat_at = session.created_at
+        session.save()
+
+        self.client.post(f"/sessions/{session.pk}/plan/rebuild", headers=JSON)
+
+        self.assertFalse(session.plan_versions.exists())
+
+    def test_a_double_submitted_rebuild_leaves_undo_restoring_the_plan_with_topics(self):
+        session = self.editing_session()
+        self.make_document(session, name="week1.md")
+        url = f"/sessions/{session.pk}/plan/rebuild"
+
+        self.client.post(url)
+        self.client.post(url)  # the button clicked twice, or Back and submit again
+
+        rebuilds = session.plan_versions.filter(source=PlanVersion.Source.REBUILD)
+        self.assertEqual([v.plan for v in rebuilds], [SAMPLE_PLAN])
+        page = self.client.get(f"/sessions/{session.pk}/")
+        self.assertContains(page, "Your previous plan (2 topics)")
+
 
 class UndoDeleteTopicTests(HistoryTestCase):
     def test_deleting_a_topic_offers_undo_which_puts_it_back_in_its_place(self):
