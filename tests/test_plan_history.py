@@ -4,6 +4,7 @@ document keeps the plan; nothing dropped silently (SPEC §5)."""
 import json
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models.signals import pre_save
 from django.test import override_settings
 
 from plans.models import VERSIONS_KEPT, PlanVersion
@@ -388,6 +389,38 @@ class SessionSettingsAndDownloadTests(HistoryTestCase):
         self.assertContains(response, "Use a language code", status_code=400)
         session.refresh_from_db()
         self.assertEqual((session.title, session.language), ("Calculus I", "en"))
+
+    def test_a_json_title_that_is_not_text_is_400_and_changes_nothing(self):
+        session = self.make_session()
+
+        response = self.client.post(
+            f"/sessions/{session.pk}/edit",
+            json.dumps({"title": ["Algebra"], "language": "de"}),
+            content_type="application/json",
+            headers=JSON,
+        )
+
+        self.assertEqual(response.status_code, 400)
+        session.refresh_from_db()
+        self.assertEqual((session.title, session.language), ("Calculus I", "en"))
+
+    def test_a_rename_only_writes_the_title_and_language_never_an_older_plan(self):
+        # The generation saves progress from another request meanwhile: a rename that
+        # saved every field of the session it had loaded put the older plan back.
+        session = self.make_session(draft_plan=SAMPLE_PLAN[:1])
+
+        def progress_saved_meanwhile(sender, instance, **kwargs):
+            StudySession.objects.filter(pk=instance.pk).update(draft_plan=SAMPLE_PLAN)
+
+        pre_save.connect(progress_saved_meanwhile, sender=StudySession)
+        self.addCleanup(pre_save.disconnect, progress_saved_meanwhile, sender=StudySession)
+
+        self.client.post(
+            f"/sessions/{session.pk}/edit", {"edit-title": "Algebra II", "edit-language": "de"}
+        )
+
+        session.refresh_from_db()
+        self.assertEqual((session.title, session.draft_plan), ("Algebra II", SAMPLE_PLAN))
 
     def test_the_owner_downloads_an_uploaded_file_and_others_get_404(self):
         session = self.make_session()
