@@ -2,11 +2,13 @@
 document keeps the plan; nothing dropped silently (SPEC §5)."""
 
 import json
+from datetime import timedelta
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models.signals import pre_save
 from django.test import override_settings
 
+from plans.history import record_version
 from plans.models import VERSIONS_KEPT, PlanVersion
 from sessions_app.models import Document, StudySession
 from tests.base import SAMPLE_PLAN, AppTestCase
@@ -332,6 +334,40 @@ class DroppedTitlesTests(FakeProviderMixin, HistoryTestCase):
         self.client.post(f"/sessions/{session.pk}/generate-plan", headers=JSON)
 
         self.assertIn("The plan has 55 topics (limit 60)", self.provider.requests[0].user_prompt)
+
+
+class LeftOutNoteTests(HistoryTestCase):
+    def test_a_later_fold_of_the_document_that_left_nothing_out_clears_the_note(self):
+        session = self.editing_session()
+        document = self.make_document(session, name="big.md")
+        folded = [str(document.pk)]
+        StudySession.objects.filter(pk=session.pk).update(folded_document_ids=folded)
+        first = record_version(
+            session,
+            SAMPLE_PLAN,
+            "document",
+            label="big.md",
+            dropped=["Topic 61"],
+            document_id=document.pk,
+            folded_document_ids=folded,
+        )
+        PlanVersion.objects.filter(pk=first.pk).update(
+            created_at=first.created_at - timedelta(minutes=5)
+        )
+        # Rebuilt since: the same document folded in again with nothing left out.
+        record_version(
+            session,
+            SAMPLE_PLAN,
+            "document",
+            label="big.md",
+            document_id=document.pk,
+            folded_document_ids=folded,
+        )
+
+        page = self.client.get(f"/sessions/{session.pk}/")
+
+        self.assertContains(page, "✓ in plan")
+        self.assertNotContains(page, "left out")
 
 
 class ExportTests(HistoryTestCase):
