@@ -94,11 +94,14 @@ class RestoreTests(HistoryTestCase):
     def test_the_history_page_lists_versions_with_a_preview_and_restore(self):
         session = self.editing_session()
         self.client.post(f"/sessions/{session.pk}/plan", editor_form(SAMPLE_PLAN[:1]))
+        self.client.post(f"/sessions/{session.pk}/plan", editor_form(SAMPLE_PLAN))
 
         page = self.client.get(f"/sessions/{session.pk}/plan/history")
 
-        self.assertContains(page, "Your edit")
+        self.assertContains(page, "Your edit", count=2)
+        self.assertContains(page, '<li class="card version">', count=2)
         self.assertContains(page, "1 topic,")
+        self.assertContains(page, "2 topics,")
         self.assertContains(page, "Restore")
         self.assertContains(page, "Epsilon-delta definition")  # the preview
 
@@ -127,6 +130,17 @@ class RestoreTests(HistoryTestCase):
         response = self.client.post(f"/sessions/{session.pk}/plan/history/{version.pk}/restore")
 
         self.assertEqual(response.status_code, 404)
+
+    def test_a_version_of_another_session_is_404_through_my_own_session(self):
+        theirs = self.editing_session(owner=self.other)
+        version = record_version(theirs, SAMPLE_PLAN, PlanVersion.Source.EDIT)
+        mine = self.editing_session(plan=SAMPLE_PLAN[:1])
+
+        response = self.client.post(f"/sessions/{mine.pk}/plan/history/{version.pk}/restore")
+
+        self.assertEqual(response.status_code, 404)
+        mine.refresh_from_db()
+        self.assertEqual(mine.draft_plan, SAMPLE_PLAN[:1])
 
 
 class DeleteDocumentTests(HistoryTestCase):
@@ -472,3 +486,7 @@ class SessionSettingsAndDownloadTests(HistoryTestCase):
         self.assertIn('attachment; filename="notes.md"', response["Content-Disposition"])
         self.client.force_login(self.other)
         self.assertEqual(self.client.get(url).status_code, 404)
+        # Nor through a session of their own with the owner's document id.
+        theirs = self.make_session(owner=self.other)
+        response = self.client.get(f"/sessions/{theirs.pk}/documents/{document.pk}/file")
+        self.assertEqual(response.status_code, 404)
