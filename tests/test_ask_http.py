@@ -115,6 +115,24 @@ class JsonAnswerTests(AskTestCase):
             [q["question"] for q in response.json()["questions"]], ["What is an inode?"]
         )
 
+    def test_the_history_and_each_question_belong_to_their_session_only(self):
+        other_session = self.make_session(title="Another course")
+        add_document(other_session, "other.md", "Notes on inodes of another course.")
+        elsewhere = Question.objects.create(
+            session=other_session, text="Asked in the other session", builder="offline"
+        )
+        self.client.post(
+            self.url, {"question": "What is an inode?"}, content_type="application/json"
+        )
+
+        listed = self.client.get(f"/sessions/{self.session.pk}/questions", headers=JSON)
+
+        self.assertEqual([q["question"] for q in listed.json()["questions"]], ["What is an inode?"])
+        base = f"/sessions/{self.session.pk}/questions/{elsewhere.pk}"
+        self.assertEqual(self.client.get(base).status_code, 404)
+        self.assertEqual(self.client.post(f"{base}/delete", headers=JSON).status_code, 404)
+        self.assertTrue(Question.objects.filter(pk=elsewhere.pk).exists())
+
 
 class PageTests(AskTestCase):
     def setUp(self):
