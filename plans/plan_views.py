@@ -1,6 +1,8 @@
 """The plan's history (restore, rebuild) and its read-only forms: the study view and the
 Markdown export (SPEC §3, §8)."""
 
+import re
+
 from django.contrib import messages
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -87,12 +89,26 @@ def rebuild_plan(request, pk):
     return redirect(reverse("sessions:detail", args=[session.pk]) + "#generation")
 
 
+# Characters a Markdown viewer would take as markup ("<stdio.h>" a tag, "__init__" bold).
+_MD_MARKUP = re.compile(r"([\\`*_\[\]<>#~])")
+_MD_ENTITY = re.compile(r"&(?=#?\w+;)")
+_MD_LIST_START = re.compile(r"^(\d+)([.)])|^([-+>=])")
+
+
+def _md(text: str, *, line_start: bool = False) -> str:
+    """Plan text as Markdown that renders back to the same text (CommonMark escapes)."""
+    text = _MD_ENTITY.sub(r"\\&", _MD_MARKUP.sub(r"\\\1", text))
+    if line_start:  # "1. …" or "- …" at the start of a list item would open a nested list
+        text = _MD_LIST_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
+    return text
+
+
 def _markdown(session) -> str:
-    lines = [f"# {session.title}", ""]
+    lines = [f"# {_md(session.title)}", ""]
     for topic in session.plan:
-        lines.append(f"## {topic['order_index']}. {topic['title']}")
+        lines.append(f"## {topic['order_index']}. {_md(topic['title'])}")
         lines.append("")
-        lines.extend(f"- {subtopic}" for subtopic in topic["subtopics"])
+        lines.extend(f"- {_md(subtopic, line_start=True)}" for subtopic in topic["subtopics"])
         if topic["subtopics"]:
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models.signals import pre_save
 from django.test import override_settings
+from markdown_it import MarkdownIt
 
 from plans.history import record_version
 from plans.models import VERSIONS_KEPT, PlanVersion
@@ -394,9 +395,43 @@ class ExportTests(HistoryTestCase):
         self.assertIn('attachment; filename="calculus-i.md"', response["Content-Disposition"])
         self.assertEqual(
             response.content.decode(),
-            "# Calculus <I>\n\n## 1. Limits\n\n- Epsilon-delta definition\n- One-sided limits\n"
+            "# Calculus \\<I\\>\n\n## 1. Limits\n\n- Epsilon-delta definition\n- One-sided limits\n"
             "\n## 2. Derivatives\n\n- Product rule\n",
         )
+
+    def test_markdown_export_renders_back_to_the_plan_text_in_a_markdown_viewer(self):
+        # Unescaped, a viewer swallowed "<stdio.h>", bolded "__init__" and italicised "*args".
+        plan = [
+            {
+                "order_index": 1,
+                "title": "Files with <stdio.h>",
+                "subtopics": ["fopen() & fclose()"],
+            },
+            {"order_index": 2, "title": "__init__ and *args", "subtopics": ["[optional] `code`"]},
+            {
+                "order_index": 3,
+                "title": "Back\\slash",
+                "subtopics": ["1. Not a list", "# Nor a heading"],
+            },
+        ]
+        session = self.editing_session(plan=plan, title="C <and> Python_3")
+
+        exported = self.client.get(f"/sessions/{session.pk}/plan.md").content.decode()
+
+        tokens = MarkdownIt("commonmark").parse(exported)
+        # What a viewer shows as plain text: markup (tags, emphasis, code) is not text.
+        rendered = [
+            "".join(child.content for child in token.children if child.type == "text")
+            for token in tokens
+            if token.type == "inline"
+        ]
+        self.assertEqual(rendered[0], "C <and> Python_3")
+        self.assertEqual(
+            rendered[1:],
+            [text for t in plan for text in [f"{t['order_index']}. {t['title']}", *t["subtopics"]]],
+        )
+        kinds = [t.type for t in tokens]
+        self.assertEqual((kinds.count("heading_open"), kinds.count("list_item_open")), (4, 4))
 
     def test_the_study_view_is_read_only_and_escapes_plan_text(self):
         plan = [{"order_index": 1, "title": "<script>x</script>", "subtopics": ["a & b"]}]
