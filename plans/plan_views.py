@@ -4,7 +4,7 @@ Markdown export (SPEC §3, §8)."""
 import re
 
 from django.contrib import messages
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.text import slugify
@@ -127,7 +127,9 @@ def study_view(request, pk):
 def export_markdown(request, pk):
     session = get_session_for(request, pk)
     if not session.plan:
-        return json_error("This session has no plan yet.", 404)
+        if wants_json(request):
+            return json_error("This session has no plan yet.", 404)
+        raise Http404("This session has no plan yet.")
     response = HttpResponse(_markdown(session), content_type="text/markdown; charset=utf-8")
     filename = f"{slugify(session.title) or 'study-plan'}.md"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

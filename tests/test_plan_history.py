@@ -444,6 +444,17 @@ class ExportTests(HistoryTestCase):
         self.assertNotContains(page, "<textarea")
         self.assertNotContains(page, "<script>x")
 
+    def test_exporting_a_session_without_a_plan_is_a_404_page_or_json(self):
+        session = self.make_session()
+        url = f"/sessions/{session.pk}/plan.md"
+
+        page = self.client.get(url)
+        api = self.client.get(url, headers=JSON)
+
+        self.assertContains(page, "<html", status_code=404)
+        self.assertEqual(api.status_code, 404)
+        self.assertEqual(api.json()["error"], "This session has no plan yet.")
+
     def test_another_users_export_is_404(self):
         session = self.editing_session()
         self.client.force_login(self.other)
