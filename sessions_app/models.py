@@ -499,6 +499,8 @@ class GenerationRun(models.Model):
     )
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the first event carrying the model's work (a plan event) was produced (§17).
+    first_event_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.RUNNING)
     documents_total = models.PositiveIntegerField(default=0)
     documents_processed = models.PositiveIntegerField(default=0)
@@ -515,7 +517,11 @@ class GenerationRun(models.Model):
     class Meta:
         db_table = "plans_generationrun"
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["session", "outcome"], name="run_session_outcome")]
+        indexes = [
+            models.Index(fields=["session", "outcome"], name="run_session_outcome"),
+            # The health dashboard's windows (last 24 hours, 7 days).
+            models.Index(fields=["started_at"], name="run_started_at"),
+        ]
 
     def __str__(self):
         return f"{self.session} · {self.get_outcome_display()} · {self.started_at:%Y-%m-%d %H:%M}"

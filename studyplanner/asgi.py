@@ -19,8 +19,10 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 
 async def _run_shutdown_hooks() -> None:
     from ai import close_clients
+    from studyplanner.metrics import forget_this_process
 
     await close_clients()
+    forget_this_process()
 
 
 def with_lifespan(app):

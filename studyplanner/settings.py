@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "sessions_app",
     "plans",
     "questions",
+    "quotas",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -223,6 +225,16 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = max(100, MAX_FILES_PER_SESSION)
 # The plan editor posts a field per topic and subtopic: a full plan (60 × 30) must fit.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2500
+
+# --- Quotas and monitoring (issue 15, SPEC §16, §17) ----------------------------------------
+# AI work each user may start per UTC day; 0 = unlimited. Staff set a user's own in the admin.
+QUOTA_AI_PLAN_RUNS_PER_DAY = env.int("QUOTA_AI_PLAN_RUNS_PER_DAY", default=0)
+QUOTA_AI_QUESTIONS_PER_DAY = env.int("QUOTA_AI_QUESTIONS_PER_DAY", default=0)
+# GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset: 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Several workers: the same empty directory for all, set in the environment before start
+# (prometheus-client reads the variable itself); /metrics adds up every worker's files.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 
 LOGGING = {
     "version": 1,

@@ -3,8 +3,10 @@ of it: `{% load plan_tags %}`."""
 
 from django import template
 
+from plans.builders import select_builder
 from plans.editor import topics_from_plan
 from plans.generation import FINAL_EVENTS
+from plans.quota import plan_allowance
 
 register = template.Library()
 
@@ -49,3 +51,10 @@ def dropped_for(dropped: dict, document_id: str) -> list[str]:
 @register.filter
 def in_list(value, values) -> bool:
     return value in values
+
+
+@register.simple_tag(takes_context=True)
+def ai_plan_allowance(context):
+    """Today's AI plan generations left for the viewer, or None when none are counted
+    (offline builder, no limit): `{% ai_plan_allowance as allowance %}`."""
+    return plan_allowance(context["request"].user, select_builder())
