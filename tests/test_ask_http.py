@@ -2,6 +2,8 @@
 JSON answer, the form without JavaScript, the history, deleting, the passage view; and
 everything from documents and the model escaped."""
 
+import re
+
 from django.test import override_settings
 
 from questions.models import Question
@@ -163,6 +165,35 @@ class PageTests(AskTestCase):
         self.assertRedirects(
             response, f"/sessions/{self.session.pk}/#ask", fetch_redirect_response=False
         )
+
+    def test_a_source_cited_twice_gets_two_chips_with_ids_of_their_own(self):
+        passage = Passage.objects.filter(session=self.session).first()
+        source = {
+            "n": 1,
+            "passage": str(passage.pk),
+            "document": str(passage.document_id),
+            "name": "fs.md",
+            "page": None,
+            "heading": "",
+            "snippet": "Inodes.",
+        }
+        question = Question.objects.create(
+            session=self.session,
+            text="Inodes?",
+            answer="One [1]. Two [1].",
+            sources=[source],
+            citations=[1],
+            builder="offline",
+            outcome="succeeded",
+        )
+
+        page = self.client.get(f"/sessions/{self.session.pk}/").content.decode()
+
+        ids = re.findall(rf'id="({question.pk}-cite-[^"]*)"', page)
+        described = re.findall(rf'aria-describedby="({question.pk}-cite-[^"]*)"', page)
+        self.assertEqual(len(ids), 2)
+        self.assertEqual(len(set(ids)), 2, ids)  # an id is unique in a page
+        self.assertEqual(described, ids)
 
     def test_an_empty_form_goes_back_to_the_page_with_the_reason(self):
         response = self.client.post(self.url, {"question": ""}, follow=True)
