@@ -122,6 +122,28 @@ class RestoreTests(HistoryTestCase):
         self.assertEqual([v.source for v in versions], ["edit", "edit", "restore"])
         self.assertEqual(session.status, StudySession.Status.EDITING_PLAN)
 
+    def test_after_restoring_a_version_with_fewer_documents_the_editor_says_how_to_add_the_rest(
+        self,
+    ):
+        session = self.editing_session()
+        first = self.make_document(session, name="week1.md")
+        self.make_document(session, name="week2.md")
+        older = record_version(
+            session,
+            SAMPLE_PLAN[:1],
+            PlanVersion.Source.DOCUMENT,
+            label="week1.md",
+            folded_document_ids=[str(first.pk)],
+        )
+
+        page = self.client.post(
+            f"/sessions/{session.pk}/plan/history/{older.pk}/restore", follow=True
+        )
+
+        self.assertContains(page, 'id="plan-editor"')
+        self.assertContains(page, "1 of your 2 documents isn’t in this plan")
+        self.assertContains(page, "Add more documents")
+
     def test_another_users_version_is_404(self):
         session = self.editing_session()
         self.client.post(f"/sessions/{session.pk}/plan", editor_form(SAMPLE_PLAN[:1]))
