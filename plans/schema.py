@@ -20,6 +20,8 @@ MAX_TEXT_LENGTH = 200
 Plan = list[dict[str, Any]]
 
 _WHITESPACE = re.compile(r"\s+")
+# Control characters that aren't whitespace (PostgreSQL's jsonb refuses a NUL outright).
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,10 @@ class PlanValidationError(ValueError):
 
 
 def _clean_text(value: str) -> str:
-    """Whitespace collapsed; NULs and lone surrogates (which the database can't store and a
-    model may emit) removed, so every source of plans gets the same repair."""
-    return _WHITESPACE.sub(" ", strip_unstorable(value)).strip()
+    """Whitespace collapsed; NULs, other control characters and lone surrogates (which the
+    database can't store and a model may emit) removed, so every source of plans gets the
+    same repair."""
+    return _WHITESPACE.sub(" ", _CONTROL.sub("", strip_unstorable(value))).strip()
 
 
 def _topic_parts(raw: Any, position: int, problems: list[PlanProblem]):

@@ -286,7 +286,9 @@ def edit_session(request, pk):
         session.refresh_from_db()
         context = detail_context(session, edit_form=form, edit_open=True)
         return render(request, "sessions/detail.html", context, status=400)
-    form.save()
+    # Only these fields: a generation may have saved the plan since `session` was loaded.
+    form.save(commit=False)
+    session.save(update_fields=["title", "language", "updated_at"])
     if wants_json(request):
         return JsonResponse(session.to_dict())
     messages.success(request, "Session updated.")
