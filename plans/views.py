@@ -236,7 +236,7 @@ def _save_plan_from_json(request, session):
     try:
         data = request_data(request)
     except BadJSON as error:
-        return json_error(str(error), 400)
+        return error.response()
     if "plan" not in data:
         return json_error('Send the plan as {"plan": [...]}.', 400)
     try:

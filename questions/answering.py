@@ -38,6 +38,7 @@ from sessions_app.models import StudySession
 from sessions_app.passages import matched_spans, query_terms
 from studyplanner.db import run_db
 from studyplanner.metrics import record_finished
+from studyplanner.text import strip_unstorable
 
 logger = logging.getLogger(__name__)
 
@@ -165,14 +166,16 @@ async def answer_question(
         markers = MarkerFilter({s.n for s in sources})
         if builder == "openrouter" and sources:
             async for piece in _model_answer(question, session, text, sources):
-                if visible := markers.feed(piece):
+                # Issue 12: a model may emit NULs or lone surrogates, which can't be stored
+                # or sent as UTF-8.
+                if visible := markers.feed(strip_unstorable(piece)):
                     shown.append(visible)
                     yield Token(visible)
         else:
             if quota is not None:
                 await quota.arefund()  # no passage to give the model: it isn't asked
             for piece in _offline_answer(text, sources, session.language, builder):
-                if visible := markers.feed(piece):
+                if visible := markers.feed(strip_unstorable(piece)):
                     shown.append(visible)
                     yield Token(visible)
         if tail := markers.flush():

@@ -33,6 +33,7 @@ from sessions_app.models import Passage
 from sessions_app.passages import query_terms
 from studyplanner.db import run_db
 from studyplanner.http import BadJSON, json_error, login_required, request_data, wants_json
+from studyplanner.text import strip_unstorable
 
 NO_DOCUMENT = "Upload at least one document that could be read before asking questions."
 
@@ -50,11 +51,12 @@ def question_problem(text: str) -> str | None:
 
 
 def _question_from(request) -> str:
+    # Issue 12: NULs (a form's %00) can't be stored; a JSON field of the wrong type is a 400.
     if request.method == "GET":
-        return request.GET.get("q", "")
-    data = request_data(request)
+        return strip_unstorable(request.GET.get("q", ""))
+    data = request_data(request, text_fields=("question", "q"))
     value = data.get("question", data.get("q", ""))
-    return value if isinstance(value, str) else ""
+    return strip_unstorable(value) if isinstance(value, str) else ""
 
 
 @login_required
@@ -67,7 +69,7 @@ async def ask(request, pk):
     try:
         text = _question_from(request)
     except BadJSON as error:
-        return json_error(str(error), 400)
+        return error.response()
     problem = question_problem(text)
     if problem is None and not await session.completed_documents().aexists():
         problem, status = NO_DOCUMENT, 409

@@ -151,6 +151,30 @@ arranged in rows
 
         self.assertEqual(result(text), [("Sets", []), ("Relations", []), ("Functions", [])])
 
+    def test_a_heading_about_html_elements_or_generics_keeps_its_angle_brackets(self):
+        # Stripped like markup, "<canvas>" and "<video>" both became "The element", and the
+        # second was dropped as a duplicate of the first.
+        text = (
+            "# Web and Java\n\n## The <canvas> element\n\nDraw.\n\n"
+            "## The <video> element\n\nPlay.\n\n## Generic List<T> and Map<K, V>\n\nTypes.\n\n"
+            '## <a id="slots"></a>Using <em>slots</em><br/>\n\nText.\n'
+        )
+
+        self.assertEqual(
+            result(text, "web.md"),
+            [
+                (
+                    "Web and Java",
+                    [
+                        "The <canvas> element",
+                        "The <video> element",
+                        "Generic List<T> and Map<K, V>",
+                        "Using slots",
+                    ],
+                )
+            ],
+        )
+
 
 SYLLABUS = """\
 Calculus I - Syllabus, winter term

@@ -88,8 +88,10 @@ def extract_pdf(data: bytes) -> ExtractedDocument:
     layout = LayoutLines() if len(outline) < MIN_BOOKMARKS else None
     pages = []
     length = 0
+    content = _ContentBudget()
     for number, page in enumerate(reader.pages, start=1):
         try:
+            content.charge(page, number)
             if layout is None:
                 text = page.extract_text()
             else:
@@ -121,6 +123,55 @@ def extract_pdf(data: bytes) -> ExtractedDocument:
         page_count=page_count,
         content_type=PDF,
     )
+
+
+class _ContentBudget:
+    """Caps on the drawing instructions a PDF makes us parse (issue 12), whatever text they
+    yield: PDF_MAX_PAGE_CONTENT_KB per page and PDF_MAX_CONTENT_MB for the file. A stream
+    shared by many pages counts on every page (each page parses it again); it is
+    decompressed once to be measured."""
+
+    def __init__(self):
+        self.total = 0
+        self._sizes: dict[tuple[int, int], int] = {}
+
+    def charge(self, page, number: int) -> None:
+        size = sum(self._size(stream) for stream in _content_streams(page))
+        page_limit = settings.PDF_MAX_PAGE_CONTENT_KB * 1024
+        if size > page_limit:
+            raise ExtractionFailed(
+                f"Page {number} of this PDF holds {size / 1024 / 1024:,.1f} MB of drawing "
+                f"instructions; the limit is {page_limit / 1024 / 1024:,.1f} MB a page. "
+                "Print or export it to a new PDF, or split it, and upload that."
+            )
+        self.total += size
+        if self.total > settings.PDF_MAX_CONTENT_MB * 1024 * 1024:
+            raise ExtractionFailed(
+                f"This PDF holds more than {settings.PDF_MAX_CONTENT_MB:,} MB of drawing "
+                f"instructions by page {number}, more than we read in one file. Split it "
+                "into smaller files and upload them separately."
+            )
+
+    def _size(self, reference) -> int:
+        key = (reference.idnum, reference.generation) if hasattr(reference, "idnum") else None
+        if key is not None and key in self._sizes:
+            return self._sizes[key]
+        stream = reference.get_object()
+        size = len(stream.get_data()) if hasattr(stream, "get_data") else 0
+        if key is not None:
+            self._sizes[key] = size
+        return size
+
+
+def _content_streams(page) -> list:
+    """The page's /Contents: one stream or an array of them, as (indirect) references."""
+    contents = page.get("/Contents")
+    if contents is None:
+        return []
+    resolved = contents.get_object()
+    if isinstance(resolved, list):
+        return list(resolved)
+    return [contents]
 
 
 def _unlock(reader: PdfReader) -> None:

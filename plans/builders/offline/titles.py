@@ -125,7 +125,14 @@ _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_EMPHASIS = re.compile(
     r"(\*\*|\*|~~|`)(?=\S)(.+?)(?<=\S)\1|(?<!\w)(__|_)(?=\S)(.+?)(?<=\S)\3(?!\w)"
 )
-_HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+# Markup in a heading: inline formatting tags, and any tag with an attribute
+# (<a id="x"></a>). A bare <canvas> or List<T> is what the heading is about: kept.
+_HTML_TAG = re.compile(
+    r"</?(?:a|abbr|b|big|br|cite|code|del|dfn|em|font|i|img|ins|kbd|mark|q|s|samp|small|span"
+    r"|strike|strong|sub|sup|tt|u|var|wbr)\b[^>]*>"
+    r"|<[A-Za-z][\w-]*\s+[\w:-]+\s*=[^>]*>",
+    re.IGNORECASE,
+)
 _ATTRIBUTES = re.compile(r"\s*\{[#.][^}]*\}\s*$")
 _LEADERS = re.compile(r"\s*(?:[.·…_]\s*){3,}\d*$")
 _NUMBER_PREFIX = re.compile(
