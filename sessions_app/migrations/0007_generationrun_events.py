@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sessions_app', '0004_generationrun_first_event_at'),
+        ('sessions_app', '0006_signup_attempts'),
     ]
 
     operations = [
