@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import ClassVar, ParamSpec, TypeVar
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 
 from ai import AIError
@@ -223,6 +223,23 @@ T = TypeVar("T")
 _DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
+_pool_reset_at = float("-inf")
+
+
+def _reset_pool() -> None:
+    """Start the connection pool afresh after the database was unreachable: psycopg's pool
+    would otherwise wait out its own reconnection backoff (1, 2, 4, 8 s …) after the
+    database is back. At most once a second per process; connections in use finish first."""
+    global _pool_reset_at
+    if time.monotonic() - _pool_reset_at < 1.0:
+        return
+    _pool_reset_at = time.monotonic()
+    database = connections["default"]
+    if database.vendor == "postgresql" and database.settings_dict["OPTIONS"].get("pool"):
+        with contextlib.suppress(Exception):
+            database.close_pool()
+
+
 async def _write(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """The owner's database writes: retried with backoff while the database is unreachable
     (a restart, a failover), for up to PLAN_STALE_AFTER — after that another worker may take
@@ -237,6 +254,7 @@ async def _write(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
                 raise
             logger.warning("The database is unreachable; retrying %s in %.2f s", fn, wait)
             await asyncio.sleep(wait * (0.5 + random.random()))
+            await asyncio.to_thread(_reset_pool)  # its own thread: closing may wait
             wait = min(wait * 2, 1.0)
 
 
