@@ -302,7 +302,6 @@ def _journal_entry(seq: int, event: "DocumentProcessed") -> dict:
     return {"seq": seq, **data}
 
 
-@transaction.atomic  # the plan, the run's journal and the NOTIFY land together
 def _save_document_folded(session, run, plan, folded, usage, seq, event, document) -> bool:
     """Save the plan after a document (and keep it in the plan's history), note its
     `document_processed` event (number `seq`) on the run for watchers anywhere; True when a
