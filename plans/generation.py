@@ -324,10 +324,20 @@ def _save_document_folded(session, run, plan, folded, usage, seq, event, documen
     return cancel_requested
 
 
-@transaction.atomic  # a watcher elsewhere never sees the session ended and its run not
 def _finish_blocks(session: StudySession, run, outcome, usage: Usage, error, plan, seq, event):
     """Complete the session with `plan` (success), or hand it back to UPLOADING with its
-    progress; then close the run with its final event (number `seq`)."""
+    progress; then close the run with its final event (number `seq`).
+
+    On PostgreSQL in one transaction, so a watcher on another worker never sees the session
+    ended and its run not (it would take the run for an orphan). SQLite has no other worker,
+    and a transaction there would only lock out readers for longer."""
+    database = connections["default"]
+    ending = transaction.atomic() if database.vendor == "postgresql" else contextlib.nullcontext()
+    with ending:
+        _finish_writes(session, run, outcome, usage, error, plan, seq, event)
+
+
+def _finish_writes(session: StudySession, run, outcome, usage: Usage, error, plan, seq, event):
     if outcome == GenerationRun.Outcome.SUCCEEDED:
         session.complete_with_plan(normalize_plan(plan))
     elif not session.release_to_uploading() and run is None:
