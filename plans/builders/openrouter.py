@@ -7,9 +7,13 @@ prose if need be, validated by `normalize_plan`, and an unusable answer gets exa
 repair request before the run fails with a clear message.
 """
 
+import asyncio
+import contextlib
 import json
 import math
 import re
+import time
+from collections import deque
 from collections.abc import AsyncIterator
 
 import jiter
@@ -17,6 +21,7 @@ from django.conf import settings
 
 from ai import AIError, AIOutputTruncatedError, get_client
 from plans.builders.base import FoldStep, PlanGenerationError, SourceDocument, Usage
+from plans.builders.preview import LivePreview
 from plans.prompts import PLAN_RESPONSE_FORMAT, SYSTEM_PROMPT, fold_prompt, repair_prompt
 from plans.schema import (
     Plan,
@@ -34,6 +39,9 @@ MAX_OUTPUT_TOKENS = 16384
 MIN_SECTION_CHARS = 4000
 # A mid-stream failure after content was shown re-runs that section, this many times.
 SECTION_RERUNS = 1
+# The live preview is made at most this often (seconds): studyplanner.sse.paced sends
+# progress at most every 0.1 s, so previews made more often would be thrown away.
+PREVIEW_INTERVAL = 0.1
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.S)
 _HEADING_START = re.compile(r"\n(?=#{1,6} |\d+(?:\.\d+)*\.? +\S|[A-Z][a-z]+ \d+[:.] )")
@@ -277,30 +285,97 @@ class OpenRouterBuilder:
         """Yield (answer so far, visible plan) whenever the visible plan changes, and last
         (whole answer, None).
 
+        The answer is read piece by piece into a `LivePreview` (linear in the answer), and
+        a preview is made at most once per PREVIEW_INTERVAL: at once if none was made for
+        that long, else when the interval is over — even if no piece arrives meanwhile.
+
         A retryable failure after some of the answer arrived re-runs the request (the client
         itself only retries before the first token).
         """
         for rerun in range(SECTION_RERUNS + 1):
             # What the learner sees already: the plan before this answer.
-            answer, shown = "", merge_preview([], plan)
+            answer, live = "", LivePreview(plan)
+            shown, due = live.preview(), 0.0
             stream = self.client.stream(SYSTEM_PROMPT, prompt, **self._options(plan))
+            pieces = _Pieces(stream)
             try:
-                async for piece in stream:
-                    answer += piece
-                    if '"' not in piece and "]" not in piece:
-                        continue  # nothing can have become complete
-                    preview = merge_preview(preview_from_partial(answer), plan)
-                    if preview != shown:
-                        shown = preview
-                        yield answer, preview
+                while True:
+                    wait = max(0.0, due - time.monotonic()) if live.dirty else None
+                    try:
+                        piece = await pieces.next(wait)
+                    except StopAsyncIteration:
+                        break
+                    if piece is not None:
+                        answer += piece
+                        live.feed(piece)
+                    if live.dirty and time.monotonic() >= due:
+                        preview = live.preview()
+                        due = time.monotonic() + PREVIEW_INTERVAL
+                        if preview != shown:
+                            shown = preview
+                            yield answer, preview
             except AIError as error:
                 if not (error.retryable and answer and rerun < SECTION_RERUNS):
                     raise
                 continue
             finally:
-                await stream.aclose()
+                await pieces.aclose()
                 if stream.completion is not None:
                     c = stream.completion
                     self.usage.add(c.prompt_tokens, c.completion_tokens, c.cost, c.model)
             yield answer, None
             return
+
+
+class _Pieces:
+    """The pieces of one streamed answer, read by one task of their own, so that the
+    builder can wait for the next piece *or* a deadline without cancelling a read (one
+    task per answer, not per piece). The task owns the stream and closes it."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._pieces: deque[str] = deque()
+        self._end: BaseException | None = None  # what the stream raised, or its end
+        self._waiter: asyncio.Future | None = None
+        self._task = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for piece in self._stream:
+                self._pieces.append(piece)
+                self._wake()
+            self._end = StopAsyncIteration()
+        except Exception as error:
+            self._end = error
+        finally:
+            self._wake()
+            await self._stream.aclose()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def next(self, within: float | None) -> str | None:
+        """The next piece, or None if `within` seconds pass first (None: no limit).
+        Raises what the stream raised, and StopAsyncIteration at its end."""
+        if not self._pieces and self._end is None:
+            loop = asyncio.get_running_loop()
+            self._waiter = loop.create_future()
+            timer = loop.call_later(within, self._wake) if within is not None else None
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+        if self._pieces:
+            return self._pieces.popleft()
+        if self._end is not None:
+            raise self._end
+        return None
+
+    async def aclose(self) -> None:
+        if not self._task.done():
+            self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
