@@ -54,14 +54,16 @@ INSTALLED_APPS = [
     "questions",
 ]
 
+# Django's middleware, its hooks called on the event loop for async requests (no thread hop
+# each; issue 16): studyplanner/middleware.py. django-htmx's is async already.
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "studyplanner.middleware.SecurityMiddleware",
+    "studyplanner.middleware.SessionMiddleware",
+    "studyplanner.middleware.CommonMiddleware",
+    "studyplanner.middleware.CsrfViewMiddleware",
+    "studyplanner.middleware.AuthenticationMiddleware",
+    "studyplanner.middleware.MessageMiddleware",
+    "studyplanner.middleware.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
