@@ -37,6 +37,7 @@ import sys
 import time
 from pathlib import Path
 from statistics import median
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,14 +81,25 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
+class _Clock:
+    """Simulated time for a replay: it advances `gap` per piece delivered."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
 class _MemoryStream:
-    """The AI client's stream without a network: the answer's pieces, `gap` seconds apart."""
+    """The AI client's stream without a network: the answer's pieces, `gap` seconds apart
+    (with a `clock`: in simulated time, one loop turn apart)."""
 
     completion = None
 
-    def __init__(self, answer: str, size: int, gap: float):
+    def __init__(self, answer: str, size: int, gap: float, clock: _Clock | None = None):
         self._pieces = [answer[at : at + size] for at in range(0, len(answer), size)]
-        self._gap, self._next = gap, 0
+        self._gap, self._next, self._clock = gap, 0, clock
 
     def __aiter__(self):
         return self
@@ -95,7 +107,10 @@ class _MemoryStream:
     async def __anext__(self):
         if self._next == len(self._pieces):
             raise StopAsyncIteration
-        if self._next:
+        if self._next and self._clock is not None:
+            self._clock.now += self._gap
+            await asyncio.sleep(0)
+        elif self._next:
             await asyncio.sleep(self._gap)
         self._next += 1
         return self._pieces[self._next - 1]
@@ -105,12 +120,15 @@ class _MemoryStream:
 
 
 class _MemoryClient:
-    def __init__(self, size: int, gap: float):
-        self.size, self.gap = size, gap
+    def __init__(self, size: int, gap: float, clock: _Clock | None = None):
+        self.size, self.gap, self.clock = size, gap, clock
 
     def stream(self, system_prompt, user_prompt, **options):
         return _MemoryStream(
-            plan_answer(int(re.search(r"topics=(\d+)", user_prompt)[1])), self.size, self.gap
+            plan_answer(int(re.search(r"topics=(\d+)", user_prompt)[1])),
+            self.size,
+            self.gap,
+            self.clock,
         )
 
 
@@ -138,16 +156,19 @@ class _Recorded:
         return self._stream.completion
 
 
-async def measure(base_url: str | None, topics: int, size: int, gap: float) -> dict:
-    """One answer of `topics` topics, over HTTP from the fake provider (base_url), or from
-    memory (None: no client stack, so the difference is the builder's own work)."""
+async def measure(source: str, base_url: str, topics: int, size: int, gap: float) -> dict:
+    """One answer of `topics` topics: over HTTP from the fake provider ("http"), from memory
+    at the same pace ("memory"), or from memory in simulated time ("replay": the builder's
+    clock advances `gap` per piece, so nothing but the work itself costs CPU; no relay)."""
     from ai import AIClient, close_clients
+    from plans.builders import openrouter
     from plans.builders.base import SourceDocument
     from plans.builders.openrouter import OpenRouterBuilder
     from studyplanner.sse import paced
 
-    if base_url is None:
-        client = _MemoryClient(size, gap)
+    clock = _Clock() if source == "replay" else None
+    if source != "http":
+        client = _MemoryClient(size, gap, clock)
     else:
         client = AIClient(base_url=base_url, api_key="sk-bench", read_timeout=60, max_retries=1)
     document = SourceDocument(f"topics={topics}.md", f"topics={topics}")
@@ -183,10 +204,17 @@ async def measure(base_url: str | None, topics: int, size: int, gap: float) -> d
             yield _Coalescing(step)
 
     started = time.process_time()
-    async for item in paced(folded(), ping_interval=60):
-        now = time.monotonic()
-        for topic in item.step.plan if not item.step.final else ():
-            sent_at.setdefault(topic["title"], now)
+    if clock is not None:
+        # Only a builder that paces its previews reads a clock (the version before didn't).
+        with mock.patch.object(openrouter, "time", clock, create=True):
+            async for _ in folded():
+                pass
+        shown_at.clear()
+    else:
+        async for item in paced(folded(), ping_interval=60):
+            now = time.monotonic()
+            for topic in item.step.plan if not item.step.final else ():
+                sent_at.setdefault(topic["title"], now)
     builder_cpu = time.process_time() - started
     await close_clients()
 
@@ -227,6 +255,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--topics", type=int, nargs="+", default=[6, 20, 40])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--sources", nargs="+", choices=["replay", "memory", "http"], default=["replay", "http"]
+    )
     parser.add_argument("--piece-size", type=int, default=4)
     parser.add_argument("--piece-gap", type=float, default=0.002)
     parser.add_argument("--code", type=Path, default=ROOT, help="import the app from here")
@@ -253,12 +284,13 @@ def main() -> None:
     )
     try:
         base_url = server.stdout.readline().strip()
-        sources = {"memory": None, "http": base_url}
-        results = {(s, n): [] for s in sources for n in args.topics}
+        results = {(s, n): [] for s in args.sources for n in args.topics}
         for _ in range(args.runs):
-            for source, url in sources.items():
+            for source in args.sources:
                 for topics in args.topics:  # interleaved: every case in every round
-                    result = asyncio.run(measure(url, topics, args.piece_size, args.piece_gap))
+                    result = asyncio.run(
+                        measure(source, base_url, topics, args.piece_size, args.piece_gap)
+                    )
                     results[source, topics].append(result)
     finally:
         server.stdin.close()
@@ -282,7 +314,7 @@ def main() -> None:
             f" {summary([r['client_ms'] for r in runs]):22}"
             f" {summary([r['builder_ms'] - r['client_ms'] for r in runs]):22}"
             f" {spread(relays):18} {spread(paced_relays):18}"
-            f" {min(r['shown'] for r in runs)}/{topics} topics seen"
+            f" {min(r['shown'] for r in runs) if relays else '-'}/{topics} topics seen"
         )
 
 

@@ -13,7 +13,6 @@ import json
 import math
 import re
 import time
-from collections import deque
 from collections.abc import AsyncIterator
 
 import jiter
@@ -294,47 +293,40 @@ class OpenRouterBuilder:
         """
         for rerun in range(SECTION_RERUNS + 1):
             # What the learner sees already: the plan before this answer.
-            answer, live = "", LivePreview(plan)
-            shown, due = live.preview(), 0.0
+            live = LivePreview(plan)
+            shown = live.preview()
             stream = self.client.stream(SYSTEM_PROMPT, prompt, **self._options(plan))
-            pieces = _Pieces(stream)
+            reader = _AnswerReader(stream, live)
             try:
-                while True:
-                    wait = max(0.0, due - time.monotonic()) if live.dirty else None
-                    try:
-                        piece = await pieces.next(wait)
-                    except StopAsyncIteration:
-                        break
-                    if piece is not None:
-                        answer += piece
-                        live.feed(piece)
-                    if live.dirty and time.monotonic() >= due:
-                        preview = live.preview()
-                        due = time.monotonic() + PREVIEW_INTERVAL
-                        if preview != shown:
-                            shown = preview
-                            yield answer, preview
+                while await reader.preview_due():
+                    preview = live.preview()
+                    reader.due = time.monotonic() + PREVIEW_INTERVAL
+                    if preview != shown:
+                        shown = preview
+                        yield reader.text, preview
             except AIError as error:
-                if not (error.retryable and answer and rerun < SECTION_RERUNS):
+                if not (error.retryable and reader.text and rerun < SECTION_RERUNS):
                     raise
                 continue
             finally:
-                await pieces.aclose()
+                await reader.aclose()
                 if stream.completion is not None:
                     c = stream.completion
                     self.usage.add(c.prompt_tokens, c.completion_tokens, c.cost, c.model)
-            yield answer, None
+            yield reader.text, None
             return
 
 
-class _Pieces:
-    """The pieces of one streamed answer, read by one task of their own, so that the
-    builder can wait for the next piece *or* a deadline without cancelling a read (one
-    task per answer, not per piece). The task owns the stream and closes it."""
+class _AnswerReader:
+    """Reads one streamed answer in a task of its own (one per answer, not per piece),
+    feeding each piece to the LivePreview, and wakes the builder only when a preview is due
+    or the answer is over: the builder's loop turns once per preview, not once per piece,
+    and can wait for a due time without cancelling a read. The task closes the stream."""
 
-    def __init__(self, stream):
-        self._stream = stream
-        self._pieces: deque[str] = deque()
+    def __init__(self, stream, live: LivePreview):
+        self.text = ""
+        self.due = 0.0  # no preview before this time.monotonic()
+        self._stream, self._live = stream, live
         self._end: BaseException | None = None  # what the stream raised, or its end
         self._waiter: asyncio.Future | None = None
         self._task = asyncio.ensure_future(self._read())
@@ -342,8 +334,13 @@ class _Pieces:
     async def _read(self) -> None:
         try:
             async for piece in self._stream:
-                self._pieces.append(piece)
-                self._wake()
+                self.text += piece
+                was_dirty = self._live.dirty
+                self._live.feed(piece)
+                # Wake the builder when a preview is due, or when one becomes pending (so
+                # that it sets a timer for when it is due).
+                if self._live.dirty and (not was_dirty or time.monotonic() >= self.due):
+                    self._wake()
             self._end = StopAsyncIteration()
         except Exception as error:
             self._end = error
@@ -355,24 +352,28 @@ class _Pieces:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    async def next(self, within: float | None) -> str | None:
-        """The next piece, or None if `within` seconds pass first (None: no limit).
-        Raises what the stream raised, and StopAsyncIteration at its end."""
-        if not self._pieces and self._end is None:
-            loop = asyncio.get_running_loop()
+    async def preview_due(self) -> bool:
+        """Wait until a preview is due (True) or the answer is complete (False); raise
+        what the stream raised."""
+        loop = asyncio.get_running_loop()
+        while True:
+            wait = None
+            if self._live.dirty:
+                wait = self.due - time.monotonic()
+                if wait <= 0:
+                    return True
+            if isinstance(self._end, StopAsyncIteration):
+                return False  # a pending preview: the whole answer comes next anyway
+            if self._end is not None:
+                raise self._end
             self._waiter = loop.create_future()
-            timer = loop.call_later(within, self._wake) if within is not None else None
+            timer = loop.call_later(wait, self._wake) if wait is not None else None
             try:
                 await self._waiter
             finally:
                 self._waiter = None
                 if timer is not None:
                     timer.cancel()
-        if self._pieces:
-            return self._pieces.popleft()
-        if self._end is not None:
-            raise self._end
-        return None
 
     async def aclose(self) -> None:
         if not self._task.done():
