@@ -115,6 +115,8 @@ class Bench:
         extra_env = dict(extra_env or {})
         # CODE=<dir> in a --compare configuration: serve another checkout (e.g. main's).
         code = Path(extra_env.pop("CODE", ROOT))
+        # UVICORN_ARGS=... in a --compare configuration: more uvicorn options (--workers 2).
+        uvicorn_args = extra_env.pop("UVICORN_ARGS", self.args.uvicorn_args).split()
         self.counting = self.args.counters and (code / "studyplanner" / "counters.py").exists()
         self.port = self.args.port or free_port()
         self.counters_file = self.folder / f"counters-{time.monotonic_ns()}.json"
@@ -145,14 +147,13 @@ class Bench:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
-                "--workers",
-                "1",
                 "--lifespan",
                 "on",
                 "--no-access-log",
                 "--timeout-graceful-shutdown",
                 "5",
-                *self.args.uvicorn_args.split(),
+                *([] if "--workers" in uvicorn_args else ["--workers", "1"]),
+                *uvicorn_args,
             ],
             cwd=code,
             env=env,
@@ -417,7 +418,8 @@ class Bench:
             cpu += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
         usage = {"cpu_s": cpu}
         if self.counting:
-            usage.update(self.worker_counters(pids))
+            # With --workers N the first process only supervises: ask the workers.
+            usage.update(self.worker_counters(pids[1:] or pids))
         return usage
 
     def worker_counters(self, pids: list[int]) -> dict:
