@@ -32,7 +32,7 @@ from django.conf import settings
 from ai.completion import Completion, complete_once
 from ai.errors import AIError
 from ai.stream import TextStream
-from ai.transport import CallConfig
+from ai.transport import CallConfig, counting_attempts
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class AIClient:
             temperature=temperature,
             max_tokens=max_tokens,
         )
-        return await self._retrying(config)(complete_once, config, body)
+        return await self._retrying(config)(counting_attempts(complete_once), config, body)
 
     def stream(
         self,

@@ -29,7 +29,7 @@ from ai.errors import (
     error_for_response,
     error_in_answer,
 )
-from ai.transport import CallConfig, shared_http_client
+from ai.transport import CallConfig, counting_attempts, shared_http_client
 
 # After `data: [DONE]`, how long to wait for the end of the HTTP body. Reading it lets the
 # connection go back to the pool instead of being closed.
@@ -70,7 +70,7 @@ class TextStream:
         await self.aclose()
 
     async def _generate(self) -> AsyncGenerator[str, None]:
-        attempt, piece = await self._retrying(self._open_attempt)
+        attempt, piece = await self._retrying(counting_attempts(self._open_attempt))
         try:
             while piece is not None:
                 yield piece

@@ -10,12 +10,20 @@ import asyncio
 import functools
 import ssl
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 import httpx
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from httpx_aiohttp import AiohttpTransport
+
+from ai.errors import AIError
+from studyplanner.metrics import record_upstream_call
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,25 @@ class CallConfig:
             headers["X-OpenRouter-Title"] = self.app_title
             headers["X-Title"] = self.app_title  # the older name, still read by OpenRouter
         return headers
+
+
+def counting_attempts(attempt: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """`attempt` (one request to the provider, retried by the client's policy), counted for
+    /metrics by the HTTP status it ended with and whether it was a retry."""
+    made = 0
+
+    async def counted(*args: P.args, **kwargs: P.kwargs) -> T:
+        nonlocal made
+        made += 1
+        try:
+            result = await attempt(*args, **kwargs)
+        except AIError as error:
+            record_upstream_call(error.status_code, retry=made > 1)
+            raise
+        record_upstream_call(200, retry=made > 1)
+        return result
+
+    return counted
 
 
 # The shared HTTP clients, one per event loop: an httpx client (its connection pool) belongs

@@ -127,7 +127,7 @@ def deleted_topic_from_form(data) -> DeletedTopic | None:
     """The topic an "Undo" button offers to put back (hidden fields after a delete)."""
     title = data.get("undo-title", "")
     position = data.get("undo-position", "")
-    if not title.strip() or not position.isdigit():
+    if not title.strip() or not position.isdecimal():
         return None
     return DeletedTopic(title, _filled(data.getlist("undo-sub")), int(position))
 
@@ -165,7 +165,7 @@ def apply_action(
         if not topics:
             return topics, Focus("add-topic"), deleted
         return topics, Focus("title", min(position, len(topics) - 1)), deleted
-    if not index.isdigit() or int(index) >= len(topic.subtopics):
+    if not index.isdecimal() or int(index) >= len(topic.subtopics):
         return topics, None, None
     n = int(index)
     subtopics = list(topic.subtopics)

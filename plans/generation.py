@@ -22,6 +22,7 @@ from plans.builders.base import PlanBuilder, PlanGenerationError, SourceDocument
 from plans.history import record_version
 from plans.models import PlanVersion
 from plans.schema import Plan, normalize_plan
+from quotas.service import Grant
 from sessions_app.models import (
     Document,
     GenerationRun,
@@ -30,6 +31,7 @@ from sessions_app.models import (
     StudySession,
 )
 from studyplanner.db import run_db
+from studyplanner.metrics import record_finished
 
 logger = logging.getLogger(__name__)
 
@@ -273,6 +275,31 @@ def _end_run(session: StudySession, run, outcome, usage: Usage, error="", plan=N
     run.error = error
     run.finished_at = timezone.now()
     run.save(update_fields=["outcome", "error", "finished_at", *_record_usage(run, usage)])
+    _report(run)
+
+
+def _mark_first_event(run: GenerationRun) -> None:
+    run.first_event_at = timezone.now()
+    GenerationRun.objects.filter(pk=run.pk).update(first_event_at=run.first_event_at)
+
+
+def _report(run: GenerationRun) -> None:
+    """The finished run's metrics and its one log line (never a document's text)."""
+    first_event = run.first_event_at and (run.first_event_at - run.started_at).total_seconds()
+    record_finished(
+        "run",
+        outcome=run.outcome,
+        builder=run.builder,
+        model=run.model,
+        session_id=str(run.session_id),
+        duration=(run.finished_at - run.started_at).total_seconds(),
+        first_event=first_event,
+        documents=run.documents_processed,
+        prompt_tokens=run.prompt_tokens,
+        completion_tokens=run.completion_tokens,
+        cost=run.cost,
+        error=run.error,
+    )
 
 
 def end_claim(session: StudySession, reason: str) -> None:
@@ -294,12 +321,14 @@ async def build_plan(
     builder: PlanBuilder,
     language: str | None = None,
     heartbeat_interval: float | None = None,
+    quota: Grant | None = None,
 ) -> AsyncIterator[PlanEvent]:
     """Fold the session's unprocessed documents into its plan, yielding events.
 
     The caller must have claimed the session (`claim_for_generation`). Documents go in
     upload order; after each one the plan and the progress are saved, so a later run
     resumes at the first document not yet folded in and calls the builder only for those.
+    A run that fails before the model produced anything gives its `quota` unit back.
     """
     language = language or session.language
     interval = heartbeat_interval or settings.PLAN_HEARTBEAT_INTERVAL
@@ -335,6 +364,8 @@ async def build_plan(
                 if step.sections > 1:
                     message += f" (part {step.section} of {step.sections})"
                 share = (step.section - 1 + step.done) / step.sections
+                if run.first_event_at is None:
+                    await run_db(_mark_first_event, run)
                 yield Progress(
                     number,
                     total,
@@ -356,6 +387,8 @@ async def build_plan(
                 dropped,
             )
             saved_plan, folded = plan, [*folded, str(document.pk)]
+            if run.first_event_at is None:
+                await run_db(_mark_first_event, run)
             yield DocumentProcessed(
                 number,
                 total,
@@ -427,4 +460,7 @@ async def build_plan(
     outcome, error, event = ending
     if outcome != GenerationRun.Outcome.SUCCEEDED:
         await run_db(_end_run, session, run, outcome, builder.usage, error)
+    produced = (run and run.first_event_at) or builder.usage.completion_tokens
+    if quota is not None and outcome == GenerationRun.Outcome.FAILED and not produced:
+        await quota.arefund()
     yield event

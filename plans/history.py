@@ -56,9 +56,15 @@ def restore_version(session: StudySession, version: PlanVersion) -> PlanVersion:
     )
 
 
-def rebuild_from_remaining_documents(session: StudySession) -> PlanVersion:
+def rebuild_from_remaining_documents(session: StudySession) -> PlanVersion | None:
     """Keep the current plan as a version, then empty the plan so the next run folds every
-    remaining document in from scratch."""
-    version = record_version(session, session.plan, PlanVersion.Source.REBUILD)
-    session.start_over()
-    return version
+    remaining document in from scratch. Refused (GenerationRefused, nothing kept) while a
+    plan is generated; an already empty plan (a second click) adds no version, so the
+    page's Undo still restores the plan that had topics."""
+    with transaction.atomic():
+        current = StudySession.objects.select_for_update().get(pk=session.pk)
+        plan, folded = current.plan, list(current.folded_document_ids)
+        session.start_over()
+        if not plan:
+            return None
+        return record_version(session, plan, PlanVersion.Source.REBUILD, folded_document_ids=folded)

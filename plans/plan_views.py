@@ -1,8 +1,10 @@
 """The plan's history (restore, rebuild) and its read-only forms: the study view and the
 Markdown export (SPEC §3, §8)."""
 
+import re
+
 from django.contrib import messages
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.text import slugify
@@ -82,16 +84,31 @@ def rebuild_plan(request, pk):
     except GenerationRefused as refused:
         return refuse(request, session, refused.message)
     if wants_json(request):
-        return JsonResponse({"status": session.status, "previous_version": str(version.pk)})
+        previous = str(version.pk) if version is not None else None
+        return JsonResponse({"status": session.status, "previous_version": previous})
     return redirect(reverse("sessions:detail", args=[session.pk]) + "#generation")
 
 
+# Characters a Markdown viewer would take as markup ("<stdio.h>" a tag, "__init__" bold).
+_MD_MARKUP = re.compile(r"([\\`*_\[\]<>#~])")
+_MD_ENTITY = re.compile(r"&(?=#?\w+;)")
+_MD_LIST_START = re.compile(r"^(\d+)([.)])|^([-+>=])")
+
+
+def _md(text: str, *, line_start: bool = False) -> str:
+    """Plan text as Markdown that renders back to the same text (CommonMark escapes)."""
+    text = _MD_ENTITY.sub(r"\\&", _MD_MARKUP.sub(r"\\\1", text))
+    if line_start:  # "1. …" or "- …" at the start of a list item would open a nested list
+        text = _MD_LIST_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
+    return text
+
+
 def _markdown(session) -> str:
-    lines = [f"# {session.title}", ""]
+    lines = [f"# {_md(session.title)}", ""]
     for topic in session.plan:
-        lines.append(f"## {topic['order_index']}. {topic['title']}")
+        lines.append(f"## {topic['order_index']}. {_md(topic['title'])}")
         lines.append("")
-        lines.extend(f"- {subtopic}" for subtopic in topic["subtopics"])
+        lines.extend(f"- {_md(subtopic, line_start=True)}" for subtopic in topic["subtopics"])
         if topic["subtopics"]:
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
@@ -110,7 +127,9 @@ def study_view(request, pk):
 def export_markdown(request, pk):
     session = get_session_for(request, pk)
     if not session.plan:
-        return json_error("This session has no plan yet.", 404)
+        if wants_json(request):
+            return json_error("This session has no plan yet.", 404)
+        raise Http404("This session has no plan yet.")
     response = HttpResponse(_markdown(session), content_type="text/markdown; charset=utf-8")
     filename = f"{slugify(session.title) or 'study-plan'}.md"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

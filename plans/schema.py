@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from studyplanner.text import strip_unstorable
+
 MAX_TOPICS = 60
 MAX_SUBTOPICS = 30
 MAX_TEXT_LENGTH = 200
@@ -18,6 +20,8 @@ MAX_TEXT_LENGTH = 200
 Plan = list[dict[str, Any]]
 
 _WHITESPACE = re.compile(r"\s+")
+# Control characters that aren't whitespace (PostgreSQL's jsonb refuses a NUL outright).
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,10 @@ class PlanValidationError(ValueError):
 
 
 def _clean_text(value: str) -> str:
-    return _WHITESPACE.sub(" ", value).strip()
+    """Whitespace collapsed; NULs, other control characters and lone surrogates (which the
+    database can't store and a model may emit) removed, so every source of plans gets the
+    same repair."""
+    return _WHITESPACE.sub(" ", _CONTROL.sub("", strip_unstorable(value))).strip()
 
 
 def _topic_parts(raw: Any, position: int, problems: list[PlanProblem]):

@@ -17,6 +17,7 @@ from django.template.loader import render_to_string
 from plans.generation import PlanEvent, end_claim
 from sessions_app.models import StudySession
 from studyplanner.db import run_db
+from studyplanner.metrics import counted_stream
 from studyplanner.sse import PING, encode_comment, encode_event, encode_retry, paced
 
 RECONNECT_MS = 3000
@@ -66,6 +67,7 @@ class GenerationStream:
         if not self.started:
             self.ending = asyncio.ensure_future(self._end())
 
+    @counted_stream("plan")  # the open-streams gauge of /metrics
     async def _chunks(self):
         self.started = True
         self.unread_timer.cancel()

@@ -22,8 +22,11 @@ from plans.editor import (
 from plans.generation import Cancelled, Completed, Failed, build_plan, signal_cancel
 from plans.history import record_version
 from plans.models import PlanVersion
+from plans.quota import acharge
 from plans.schema import PlanValidationError, normalize_plan
 from plans.stream import GenerationStream
+from quotas.http import too_many
+from quotas.service import QuotaExceeded
 from sessions_app.access import aget_session_for, get_session_for
 from sessions_app.languages import normalize_language_tag
 from sessions_app.models import GenerationRefused
@@ -46,10 +49,16 @@ async def generate_plan(request, pk):
         language = normalize_language_tag(request.headers["X-Language"])
         if language is None:
             return json_error("X-Language must be a language code such as en, de or pt-BR.", 400)
+    builder = select_builder()
+    try:  # the daily AI quota (SPEC §16): refused before anything starts, like a 409
+        grant = await acharge(await request.auser(), session, builder)
+    except QuotaExceeded as exceeded:
+        return refuse(request, session, exceeded.message, 429) if page else too_many(exceeded)
     claim = asyncio.ensure_future(session.aclaim_for_generation())
     try:
         await asyncio.shield(claim)
     except GenerationRefused as refused:
+        await grant.arefund()
         if page:
             return refuse(request, session, refused.message)
         return json_error(refused.message, 409, reason=refused.reason)
@@ -58,9 +67,10 @@ async def generate_plan(request, pk):
         with contextlib.suppress(Exception):
             await claim
             await session.arelease_to_uploading()
+            await grant.arefund()
         raise
 
-    events = build_plan(session, builder=select_builder(), language=language)
+    events = build_plan(session, builder=builder, language=language, quota=grant)
     if request.method == "POST":
         return await _generate_without_streaming(request, session, events)
 
@@ -229,7 +239,7 @@ def _save_plan_from_json(request, session):
     try:
         data = request_data(request)
     except BadJSON as error:
-        return json_error(str(error), 400)
+        return error.response()
     if "plan" not in data:
         return json_error('Send the plan as {"plan": [...]}.', 400)
     try:

@@ -2,5 +2,5 @@
 numbered citations; offline (extractive) without a model.
 
 `retrieval` finds the passages, `answering` writes the answer as events, `stream` sends
-them as Server-Sent Events, `views` wires the URLs, `quota` is the quota hook.
+them as Server-Sent Events, `views` wires the URLs, `quota` takes and gives back the daily AI quota.
 """

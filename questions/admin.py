@@ -19,7 +19,7 @@ class QuestionAdmin(admin.ModelAdmin):
         "prompt_tokens",
         "completion_tokens",
     ]
-    list_filter = ["outcome", "builder"]
+    list_filter = ["outcome", "builder", "created_at"]
     search_fields = ["text", "session__title", "session__owner__username", "error"]
     list_select_related = ["session"]
 

@@ -31,12 +31,14 @@ from django.utils import timezone
 from ai import AIError, generate_text_stream
 from questions.citations import MarkerFilter, cited_numbers
 from questions.models import Question
-from questions.quota import QuotaRefused, _charge_question_quota
 from questions.retrieval import Source, retrieve
+from quotas.service import Grant
 from sessions_app.languages import COMMON_LANGUAGES
 from sessions_app.models import StudySession
 from sessions_app.passages import matched_spans, query_terms
 from studyplanner.db import run_db
+from studyplanner.metrics import record_finished
+from studyplanner.text import strip_unstorable
 
 logger = logging.getLogger(__name__)
 
@@ -130,10 +132,16 @@ def question_builder() -> str:
 
 
 async def answer_question(
-    session: StudySession, user, text: str, *, started: float | None = None
+    session: StudySession,
+    user,
+    text: str,
+    *,
+    started: float | None = None,
+    quota: Grant | None = None,
 ) -> AsyncIterator[AskEvent]:
     """The events of one answer (see the module docstring). `started` is the request's
-    `time.monotonic()`, for the time to the first event."""
+    `time.monotonic()`, for the time to the first event. `quota` (the unit the view took
+    for an AI answer) is given back when the model isn't asked or failed before writing."""
     started = time.monotonic() if started is None else started
     builder = question_builder()
     # Stored once the sources are out (one write less before the first answer), and in any
@@ -145,6 +153,7 @@ async def answer_question(
         model=settings.MODEL_CHAT if builder == "openrouter" else "",
     )
     finished = False
+    shown: list[str] = []
     try:
         yield Status("retrieving", "Searching your documents…")
         sources = await run_db(retrieve, session, text)
@@ -155,16 +164,18 @@ async def answer_question(
         await run_db(question.save)
         yield Status("writing", "Writing the answer…")
         markers = MarkerFilter({s.n for s in sources})
-        shown: list[str] = []
         if builder == "openrouter" and sources:
-            await run_db(_charge_question_quota, user)
             async for piece in _model_answer(question, session, text, sources):
-                if visible := markers.feed(piece):
+                # Issue 12: a model may emit NULs or lone surrogates, which can't be stored
+                # or sent as UTF-8.
+                if visible := markers.feed(strip_unstorable(piece)):
                     shown.append(visible)
                     yield Token(visible)
         else:
+            if quota is not None:
+                await quota.arefund()  # no passage to give the model: it isn't asked
             for piece in _offline_answer(text, sources, session.language, builder):
-                if visible := markers.feed(piece):
+                if visible := markers.feed(strip_unstorable(piece)):
                     shown.append(visible)
                     yield Token(visible)
         if tail := markers.flush():
@@ -183,11 +194,9 @@ async def answer_question(
         logger.warning("Answering question %s failed: %s", question.pk, error)
         await _finish(question, Question.Outcome.FAILED, started, error=str(error))
         finished = True
+        if quota is not None and not shown:
+            await quota.arefund()  # the model failed before it wrote anything
         yield Failed(error.user_message, error.retryable, question)
-    except QuotaRefused as refused:
-        await _finish(question, Question.Outcome.FAILED, started, error=str(refused))
-        finished = True
-        yield Failed(str(refused), False, question)
     finally:
         if not finished:
             # The client went away (or something broke): record it, even while cancelled.
@@ -203,6 +212,21 @@ async def _finish(question: Question, outcome: str, started: float, *, error: st
     question.finished_at = timezone.now()
     question.duration_ms = _ms_since(started)
     await run_db(question.save)
+    documents = {source.get("document") for source in question.sources}
+    record_finished(
+        "question",
+        outcome=outcome,
+        builder=question.builder,
+        model=question.model,
+        session_id=str(question.session_id),
+        duration=question.duration_ms / 1000,
+        first_event=None if question.first_token_ms is None else question.first_token_ms / 1000,
+        documents=len(documents),
+        prompt_tokens=question.prompt_tokens,
+        completion_tokens=question.completion_tokens,
+        cost=question.cost,
+        error=error,
+    )
 
 
 def _ms_since(started: float) -> int:

@@ -1,20 +1,26 @@
-"""The quota hook of the AI path (SPEC §16).
+"""The questions side of the daily AI quota (SPEC §16): only answers the model writes count.
 
-`_charge_question_quota` is THE call site: `questions.answering` calls it once per question,
-right before the model is called, and never on the offline path. The quotas helper (issue 15)
-replaces its body with the real check-and-decrement; it should raise `QuotaRefused` with a
-message a learner can read when the quota is spent (the answer then ends with an `error`
-event and no model call is made). Today it allows everything.
+The ask view takes the unit before the response starts (`acharge`: a 429 when none is left);
+`answer_question` gives it back when the model is not asked after all (no passage found) or
+failed before it wrote anything.
 """
 
-
-class QuotaRefused(Exception):
-    """The learner's AI questions are spent; the message is shown to them as it is."""
+from quotas.service import Grant, Kind, QuotaExceeded, aconsume, allowance
 
 
-def _charge_question_quota(user) -> None:
-    """Check and count one AI-answered question for `user` (synchronous, a database block).
+async def acharge(user, *, uses_model: bool) -> Grant:
+    """One of today's AI answers for `user` (QuotaExceeded when none is left); an offline
+    answer takes nothing."""
+    if not uses_model:
+        return Grant(user.pk, Kind.QUESTION, None)
+    return await aconsume(user, Kind.QUESTION)
 
-    Currently a no-op: no quota is enforced until the quotas app plugs in here.
-    """
-    return None
+
+def spent_message(user, *, uses_model: bool) -> str | None:
+    """The refusal the ask box shows at once when today's AI answers are spent, or None."""
+    if not uses_model:
+        return None
+    left = allowance(user, Kind.QUESTION)
+    if left.unlimited or left.left:
+        return None
+    return QuotaExceeded(Kind.QUESTION, left.limit, left.used, left.resets_in).message

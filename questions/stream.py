@@ -15,6 +15,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from questions.answering import AskEvent, Done, Failed, Sources
+from studyplanner.metrics import counted_stream
 from studyplanner.sse import PING, encode_comment, encode_event, paced
 
 
@@ -28,6 +29,7 @@ def render_html(event: AskEvent, context: dict) -> str:
     return render_to_string(f"questions/events.html#{event.name}", context)
 
 
+@counted_stream("question")  # the open-streams gauge of /metrics
 async def sse_body(events: AsyncIterator[AskEvent], *, html_context: dict | None = None):
     async with aclosing(
         paced(events, ping_interval=settings.SSE_PING_INTERVAL, min_gap=0)

@@ -7,7 +7,7 @@
     POST /sessions/<id>/questions/<q>/delete
     GET  /sessions/<id>/passages/<p>       a cited passage in its document's context
 
-Every check (401, 404, 400, 409) happens before a response starts.
+Every check (401, 404, 400, 409, the daily AI quota's 429) happens before a response starts.
 """
 
 from __future__ import annotations
@@ -22,13 +22,18 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from questions.answering import Done, Failed, answer_question
+from questions.answering import Done, Failed, answer_question, question_builder
 from questions.models import Question
+from questions.quota import acharge, spent_message
 from questions.stream import sse_body
+from quotas.http import too_many
+from quotas.service import QuotaExceeded
 from sessions_app.access import aget_session_for, get_session_for
 from sessions_app.models import Passage
 from sessions_app.passages import query_terms
+from studyplanner.db import run_db
 from studyplanner.http import BadJSON, json_error, login_required, request_data, wants_json
+from studyplanner.text import strip_unstorable
 
 NO_DOCUMENT = "Upload at least one document that could be read before asking questions."
 
@@ -46,11 +51,12 @@ def question_problem(text: str) -> str | None:
 
 
 def _question_from(request) -> str:
+    # Issue 12: NULs (a form's %00) can't be stored; a JSON field of the wrong type is a 400.
     if request.method == "GET":
-        return request.GET.get("q", "")
-    data = request_data(request)
+        return strip_unstorable(request.GET.get("q", ""))
+    data = request_data(request, text_fields=("question", "q"))
     value = data.get("question", data.get("q", ""))
-    return value if isinstance(value, str) else ""
+    return strip_unstorable(value) if isinstance(value, str) else ""
 
 
 @login_required
@@ -63,7 +69,7 @@ async def ask(request, pk):
     try:
         text = _question_from(request)
     except BadJSON as error:
-        return json_error(str(error), 400)
+        return error.response()
     problem = question_problem(text)
     if problem is None and not await session.completed_documents().aexists():
         problem, status = NO_DOCUMENT, 409
@@ -80,13 +86,23 @@ async def ask(request, pk):
         return json_error(problem, status)
     text = text.strip()
 
+    user = await request.auser()
+    uses_model = question_builder() == "openrouter"
     if htmx_form:
         # The live panel: it opens the event stream itself (htmx SSE).
+        if spent := await run_db(spent_message, user, uses_model=uses_model):
+            return render(request, "questions/events.html#ask-problem", {"message": spent})
         context = {"session": session, "q": text}
         return render(request, "questions/events.html#live", context)
 
-    user = await request.auser()
-    events = answer_question(session, user, text, started=started)
+    try:  # the daily AI quota (SPEC §16), before the response starts
+        grant = await acharge(user, uses_model=uses_model)
+    except QuotaExceeded as exceeded:
+        if page:
+            messages.error(request, exceeded.message)
+            return redirect(reverse("sessions:detail", args=[session.pk]) + "#ask")
+        return too_many(exceeded)
+    events = answer_question(session, user, text, started=started, quota=grant)
     if request.method == "GET":
         html = request.GET.get("format") == "html"
         body = sse_body(events, html_context={"session": session, "q": text} if html else None)

@@ -226,7 +226,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
         "tokens",
         "short_error",
     ]
-    list_filter = ["outcome", "builder"]
+    list_filter = ["outcome", "builder", "started_at"]
     search_fields = ["session__title", "session__owner__username", "error"]
     list_select_related = ["session"]
 

@@ -499,6 +499,8 @@ class GenerationRun(models.Model):
     )
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the first event carrying the model's work (a plan event) was produced (§17).
+    first_event_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.RUNNING)
     documents_total = models.PositiveIntegerField(default=0)
     documents_processed = models.PositiveIntegerField(default=0)
@@ -515,7 +517,11 @@ class GenerationRun(models.Model):
     class Meta:
         db_table = "plans_generationrun"
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["session", "outcome"], name="run_session_outcome")]
+        indexes = [
+            models.Index(fields=["session", "outcome"], name="run_session_outcome"),
+            # The health dashboard's windows (last 24 hours, 7 days).
+            models.Index(fields=["started_at"], name="run_started_at"),
+        ]
 
     def __str__(self):
         return f"{self.session} · {self.get_outcome_display()} · {self.started_at:%Y-%m-%d %H:%M}"
@@ -564,6 +570,11 @@ class Document(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
     position = models.PositiveIntegerField(default=0, help_text="Upload order within the session")
+    # Issue 12: extraction runs on the task queue. When the current attempt started (a
+    # PROCESSING document whose attempt is older than the timeout lost its worker) and how
+    # many attempts it has had.
+    extraction_started_at = models.DateTimeField(null=True, blank=True)
+    extraction_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -590,7 +601,8 @@ class Document(models.Model):
     def mark_processing(self) -> None:
         self.status = self.Status.PROCESSING
         self.error = ""
-        self.save(update_fields=["status", "error", "updated_at"])
+        self.extraction_started_at = timezone.now()
+        self.save(update_fields=["status", "error", "extraction_started_at", "updated_at"])
 
     def mark_completed(self, text: str, outline: list, page_count: int | None = None) -> None:
         self.status = self.Status.COMPLETED
@@ -609,18 +621,49 @@ class Document(models.Model):
 
         return replace_passages(self)
 
-    def run_extraction(self) -> None:
+    def queue_extraction(self) -> None:
+        """Hand the stored file to the task queue; the document stays PENDING until a
+        worker claims it (issue 12)."""
+        from sessions_app.tasks import extract_document_task
+        from sessions_app.worker import ensure_in_process_worker
+
+        extract_document_task.enqueue(str(self.pk))
+        ensure_in_process_worker()
+
+    def claim_extraction(self) -> bool:
+        """PENDING (or PROCESSING whose worker died) → PROCESSING, atomically; False when
+        another worker has it or it is done. Counts the attempt."""
+        now = timezone.now()
+        claimed = (
+            Document.objects.filter(pk=self.pk)
+            .filter(Q(status=self.Status.PENDING) | _stale_extraction(now))
+            .update(
+                status=self.Status.PROCESSING,
+                error="",
+                extraction_started_at=now,
+                extraction_attempts=models.F("extraction_attempts") + 1,
+                updated_at=now,
+            )
+        )
+        if claimed:
+            self.refresh_from_db(fields=["status", "extraction_attempts", "extraction_started_at"])
+        return bool(claimed)
+
+    def run_extraction(self, claimed: bool = False) -> None:
         """Read the stored file into text and outline: PROCESSING → COMPLETED or FAILED.
 
-        A file we can't read fails with the reason the extractor gives; a crash of the
-        extractor is a bug on our side: a generic reason here, the details in the log.
+        The reading runs in a child process bounded in time and memory
+        (sessions_app.extraction.isolated). A file we can't read fails with the reason the
+        extractor gives; a crash of the extractor is a bug on our side: a generic reason
+        here, the details in the log.
         """
-        from sessions_app.extraction import ExtractionFailed, extract_document
+        from sessions_app.extraction import ExtractionFailed
+        from sessions_app.extraction.isolated import extract_isolated
 
-        self.mark_processing()
+        if not claimed:
+            self.mark_processing()
         try:
-            with self.file.open("rb") as stored:
-                extracted = extract_document(stored, self.original_name)
+            extracted = extract_isolated(self.file.path, self.original_name)
         except ExtractionFailed as failed:
             self.mark_failed(failed.reason)
             return
@@ -636,13 +679,25 @@ class Document(models.Model):
         self.mark_completed(extracted.text, extracted.outline, extracted.page_count)
 
     def mark_failed(self, reason: str) -> None:
+        """FAILED with the reason; the stored file is removed (issue 12: a session's failed
+        files must not pile up on disk)."""
+        if self.file:
+            self.file.delete(save=False)
         self.status = self.Status.FAILED
         self.error = reason
         self.content_text = ""
         self.outline = []
         self.page_count = None
         self.save(
-            update_fields=["status", "error", "content_text", "outline", "page_count", "updated_at"]
+            update_fields=[
+                "status",
+                "error",
+                "content_text",
+                "outline",
+                "page_count",
+                "file",
+                "updated_at",
+            ]
         )
         self.passages.all().delete()
 
@@ -694,3 +749,59 @@ class Passage(models.Model):
     def place(self) -> str:
         """Where it is, for a learner: "page 3" or "passage 12"."""
         return f"page {self.page}" if self.page else f"passage {self.position + 1}"
+
+
+def _stale_extraction(now) -> Q:
+    """A PROCESSING document whose attempt has outlived any live worker's time limit."""
+    cutoff = now - timedelta(seconds=settings.EXTRACTION_TIMEOUT + settings.EXTRACTION_STALE_GRACE)
+    return Q(status=Document.Status.PROCESSING) & (
+        Q(extraction_started_at__lt=cutoff) | Q(extraction_started_at__isnull=True)
+    )
+
+
+def requeue_stale_extractions(session: StudySession | None = None) -> int:
+    """Queue again the documents whose worker died mid-extraction; how many were queued.
+
+    Called when a worker starts, after every extraction task and when a page polls for
+    document status, so a killed worker's documents don't stay PROCESSING.
+    """
+    stale = Document.objects.filter(_stale_extraction(timezone.now()))
+    if session is not None:
+        stale = stale.filter(session=session)
+    queued = 0
+    for document in stale.only("id", "status", "extraction_started_at"):
+        # Only the caller that moves it back to PENDING queues it.
+        moved = (
+            Document.objects.filter(pk=document.pk)
+            .filter(_stale_extraction(timezone.now()))
+            .update(status=Document.Status.PENDING, updated_at=timezone.now())
+        )
+        if moved:
+            logger.warning("Extraction of document %s lost its worker; queued again", document.pk)
+            document.queue_extraction()
+            queued += 1
+    return queued
+
+
+class SignUpAttempt(models.Model):
+    """One POST to the sign-up form, by IP address: the sign-up throttle counts these
+    (issue 12). Rows older than the window are deleted as new ones arrive."""
+
+    ip_address = models.GenericIPAddressField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["ip_address", "created_at"], name="signup_ip_created")]
+
+    def __str__(self):
+        return f"Sign-up attempt from {self.ip_address} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def allow(cls, ip_address: str | None) -> bool:
+        """Record this attempt unless the address is over SIGNUP_MAX_PER_IP in the window."""
+        since = timezone.now() - timedelta(minutes=settings.SIGNUP_WINDOW_MINUTES)
+        cls.objects.filter(created_at__lt=since).delete()
+        if cls.objects.filter(ip_address=ip_address).count() >= settings.SIGNUP_MAX_PER_IP:
+            return False
+        cls.objects.create(ip_address=ip_address)
+        return True

@@ -10,6 +10,8 @@ from sessions_app.languages import COMMON_LANGUAGES
 from sessions_app.models import Document, StudySession
 from studyplanner.http import json_error, wants_json
 
+_EXTRACTING = (Document.Status.PENDING, Document.Status.PROCESSING)
+
 
 def detail_context(session: StudySession, **extra) -> dict:
     """Everything the session page and its partials need (the plan editor's rows come from
@@ -20,6 +22,8 @@ def detail_context(session: StudySession, **extra) -> dict:
         "session": session,
         "documents": documents,
         "failed_count": sum(1 for d in documents if d.status == Document.Status.FAILED),
+        # Issue 12: the document list polls for news while any is still being read.
+        "extracting": any(d.status in _EXTRACTING for d in documents),
         "progress": session.progress(),
         "can_generate": refusal is None,
         "cannot_generate": refusal.message if refusal else "",

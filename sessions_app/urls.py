@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.session_list, name="list"),
     path("<uuid:pk>/", views.session_detail, name="detail"),
     path("<uuid:pk>/documents", views.upload_documents, name="upload"),
+    path("<uuid:pk>/documents/status", views.document_status, name="document_status"),
     path(
         "<uuid:pk>/documents/<uuid:document_pk>/delete",
         views.delete_document,

@@ -1,17 +1,27 @@
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
 from django.db import transaction
 from django.db.models import Count
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sessions_app.access import get_session_for
 from sessions_app.forms import SignUpForm, StudySessionForm
 from sessions_app.languages import COMMON_LANGUAGES, language_from_request
-from sessions_app.models import Document, GenerationRefused, StudySession
+from sessions_app.models import (
+    Document,
+    GenerationRefused,
+    SignUpAttempt,
+    StudySession,
+    requeue_stale_extractions,
+)
+from sessions_app.multipart import UploadRequestError, check_csrf, read_upload
 from sessions_app.pages import detail_context, refuse
-from sessions_app.uploads import add_documents
+from sessions_app.uploads import UploadRefused, add_documents
+from sessions_app.worker import ensure_in_process_worker
 from studyplanner.http import BadJSON, json_error, login_required, request_data, wants_json
 
 
@@ -21,13 +31,17 @@ def session_list(request):
     form = StudySessionForm(initial={"language": language_from_request(request)})
     if request.method == "POST":
         try:
-            form = StudySessionForm(request_data(request))
+            form = StudySessionForm(request_data(request, text_fields=("title", "language")))
         except BadJSON as error:
-            return json_error(str(error), 400)
+            return error.response()
         if form.is_valid():
-            session = form.save(commit=False)
-            session.owner = request.user
-            session.save()
+            try:
+                session = _create_session(request.user, form)
+            except SessionLimitReached as limit:
+                if wants_json(request):
+                    return json_error(limit.message, 409)
+                messages.error(request, limit.message)
+                return redirect("sessions:list")
             if wants_json(request):
                 return JsonResponse(session.to_dict(), status=201)
             return redirect("sessions:detail", pk=session.pk)
@@ -59,6 +73,29 @@ def session_list(request):
     return render(request, "sessions/list.html", context, status=400 if form.errors else 200)
 
 
+class SessionLimitReached(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _create_session(user, form: StudySessionForm) -> StudySession:
+    """Save the form's session unless the owner has MAX_SESSIONS_PER_USER already; the
+    owner's row is locked while counting, so parallel requests can't pass the cap."""
+    limit = settings.MAX_SESSIONS_PER_USER
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        if StudySession.objects.owned_by(user).count() >= limit:
+            raise SessionLimitReached(
+                f"You have {limit} study sessions, the most an account can hold. "
+                "Delete one you no longer need to start a new one."
+            )
+        session = form.save(commit=False)
+        session.owner = user
+        session.save()
+    return session
+
+
 @login_required
 @require_GET
 def session_detail(request, pk):
@@ -75,6 +112,18 @@ def session_detail(request, pk):
 def signup(request):
     if request.user.is_authenticated:
         return redirect("sessions:list")
+    if request.method == "POST" and not SignUpAttempt.allow(request.META.get("REMOTE_ADDR")):
+        minutes = f"{settings.SIGNUP_WINDOW_MINUTES:g}"
+        return render(
+            request,
+            "registration/signup.html",
+            {
+                "form": SignUpForm(),
+                "throttled": f"Too many sign-up attempts from your network. Try again in "
+                f"{minutes} minutes.",
+            },
+            status=429,
+        )
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
@@ -86,6 +135,19 @@ def signup(request):
     )
 
 
+def locked_out(request, response=None, credentials=None):
+    """What django-axes answers once an IP address or an account is locked out (429)."""
+    minutes = f"{settings.AXES_COOLOFF_TIME.total_seconds() / 60:g}"
+    message = (
+        f"Too many failed log-ins for this account or from your network. "
+        f"Try again in {minutes} minutes."
+    )
+    if wants_json(request):
+        return json_error(message, 429)
+    context = {"minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT}
+    return render(request, "registration/locked_out.html", context, status=429)
+
+
 def _why_documents_are_locked(session: StudySession) -> str | None:
     if session.status == StudySession.Status.GENERATING_PLAN:
         return "A plan is being generated; wait for it to finish or cancel it first."
@@ -94,16 +156,30 @@ def _why_documents_are_locked(session: StudySession) -> str | None:
     return None
 
 
+# Django's CSRF middleware would read the body with Django's parser before the view; the
+# upload reads it itself (sessions_app.multipart) and then runs the same CSRF check.
+@csrf_exempt
 @login_required
 @require_POST
 def upload_documents(request, pk):
     session = get_session_for(request, pk)
+    try:
+        refused = read_upload(request)
+    except UploadRequestError as error:
+        if forbidden := check_csrf(request):
+            return forbidden
+        return refuse(request, session, error.message, 400)
+    if forbidden := check_csrf(request):
+        return forbidden
     uploads = request.FILES.getlist("file")
-    if not uploads:
+    if not uploads and not refused:
         return refuse(request, session, "Choose at least one file to upload.", 400)
     if reason := _why_documents_are_locked(session):
         return refuse(request, session, reason)
-    documents = add_documents(session, uploads)
+    try:
+        documents = add_documents(session, uploads, refused)
+    except UploadRefused as refusal:
+        return refuse(request, session, refusal.message)
     if wants_json(request):
         return JsonResponse({"documents": [d.to_dict() for d in documents]}, status=201)
     failed = [d for d in documents if d.status == Document.Status.FAILED]
@@ -114,6 +190,23 @@ def upload_documents(request, pk):
         names = ", ".join(d.original_name for d in failed)
         messages.error(request, f"Couldn't read {names}: the reason is shown next to each file.")
     return redirect("sessions:detail", pk=session.pk)
+
+
+@login_required
+@require_GET
+def document_status(request, pk):
+    """The document list as it is now: the page polls it while documents are being read
+    (an HTML fragment), API clients get JSON. A document whose worker died is queued again
+    here, so a page never waits on a dead worker."""
+    session = get_session_for(request, pk)
+    requeue_stale_extractions(session)
+    context = detail_context(session)
+    if context["extracting"]:
+        ensure_in_process_worker()
+    if wants_json(request):
+        return JsonResponse({"documents": [d.to_dict() for d in context["documents"]]})
+    context["extraction_finished"] = not context["extracting"]
+    return render(request, "sessions/detail.html#document-list", context)
 
 
 @login_required
@@ -193,7 +286,9 @@ def edit_session(request, pk):
         session.refresh_from_db()
         context = detail_context(session, edit_form=form, edit_open=True)
         return render(request, "sessions/detail.html", context, status=400)
-    form.save()
+    # Only these fields: a generation may have saved the plan since `session` was loaded.
+    form.save(commit=False)
+    session.save(update_fields=["title", "language", "updated_at"])
     if wants_json(request):
         return JsonResponse(session.to_dict())
     messages.success(request, "Session updated.")

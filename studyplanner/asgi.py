@@ -16,6 +16,8 @@ django_application = get_asgi_application()
 
 from django.conf import settings  # noqa: E402  (needs the app registry loaded above)
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+from django.core.exceptions import SuspiciousOperation  # noqa: E402
+from django.http import Http404  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
 from studyplanner import counters  # noqa: E402
@@ -33,10 +35,23 @@ def _tune_gc() -> None:
         gc.freeze()
 
 
+class StaticFiles(ASGIStaticFilesHandler):
+    """Django's static handler, but a path that climbs out of the static folders
+    (`/static/%2e%2e/settings.py`) is a 404 like any missing file, not a 500."""
+
+    def serve(self, request):
+        try:
+            return super().serve(request)
+        except SuspiciousOperation as error:
+            raise Http404("No such static file.") from error
+
+
 async def _run_shutdown_hooks() -> None:
     from ai import close_clients
+    from studyplanner.metrics import forget_this_process
 
     await close_clients()
+    forget_this_process()
 
 
 def with_lifespan(app):
@@ -57,5 +72,5 @@ def with_lifespan(app):
 
 
 application = with_lifespan(
-    ASGIStaticFilesHandler(django_application) if settings.SERVE_STATIC else django_application
+    StaticFiles(django_application) if settings.SERVE_STATIC else django_application
 )

@@ -1,4 +1,13 @@
-"""Django's own middleware, without a thread hop per hook for async requests (issue 16).
+"""Middleware of this project.
+
+1. Response headers every page and API answer needs (issue 12).
+
+Pages and the API share URLs (content negotiation on Accept), so every answer varies on
+Accept, and nothing personal may be kept by a cache between: answers to a logged-in user
+and JSON answers are `Cache-Control: private, no-store` (event streams keep the
+`no-cache` of their own contract). Sync and async, so the streams stay on the event loop.
+
+2. Django's own middleware, without a thread hop per hook for async requests (issue 16).
 
 Django runs the hooks of a `MiddlewareMixin` middleware (process_request, process_view,
 process_response) through `sync_to_async` when the request is async: a hop to the one
@@ -10,20 +19,24 @@ saving a modified session, storing messages (which may go to the session), parsi
 multipart upload for the CSRF token (it may spill to temporary files).
 
 Sync requests (the WSGI test client, management commands) are untouched: `OnTheLoop` only
-replaces the async path. Wrapping another sync middleware is one line:
+replaces the async path. Wrapping another sync middleware is one line, as for django-csp:
 
-    class CSPMiddleware(OnTheLoop, csp.middleware.CSPMiddleware): pass
+    class CSPMiddleware(OnTheLoop, csp.CSPMiddleware): ...
+
+(django-htmx's and django-axes' middleware are async already.)
 """
 
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, sync_to_async
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from csp import middleware as csp
 from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest
 from django.middleware import clickjacking, common, csrf, security
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
 
 class OnTheLoop:
@@ -112,3 +125,46 @@ class MessageMiddleware(OnTheLoop, messages.MessageMiddleware):
 
 class XFrameOptionsMiddleware(OnTheLoop, clickjacking.XFrameOptionsMiddleware):
     """One header: pure."""
+
+
+class CSPMiddleware(OnTheLoop, csp.CSPMiddleware):
+    """django-csp (issue 12): a lazy nonce, then one header built from settings: pure."""
+
+
+# --- issue 12 ----------------------------------------------------------------------
+def _patch(request, response, authenticated: bool):
+    patch_vary_headers(response, ("Accept",))
+    content_type = response.get("Content-Type", "")
+    if content_type.startswith("text/event-stream"):
+        return response  # the SSE contract sets its own Cache-Control (SPEC §7)
+    if authenticated or content_type.startswith("application/json"):
+        patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+class PrivateNegotiatedResponses:
+    async_capable = True
+    sync_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        response = self.get_response(request)
+        return _patch(request, response, _authenticated(request))
+
+    async def __acall__(self, request):
+        response = await self.get_response(request)
+        user = getattr(request, "_cached_user", None)
+        if user is None and hasattr(request, "auser"):
+            user = await request.auser()
+        return _patch(request, response, bool(user and user.is_authenticated))
+
+
+def _authenticated(request) -> bool:
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated)

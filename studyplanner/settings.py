@@ -5,9 +5,11 @@ DEBUG=False the app refuses to start until SECRET_KEY and ALLOWED_HOSTS are set.
 The README lists every setting with its default.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -49,15 +51,26 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "django_tasks",
+    "django_tasks_db",
+    "axes",
+    "csp",
     "sessions_app",
     "plans",
     "questions",
+    "quotas",
+    "monitoring",
 ]
 
-# Django's middleware, its hooks called on the event loop for async requests (no thread hop
-# each; issue 16): studyplanner/middleware.py. django-htmx's is async already.
+# Django's (and django-csp's) middleware, its hooks called on the event loop for async
+# requests (no thread hop each; issue 16): studyplanner/middleware.py. django-htmx's and
+# django-axes' are async already.
 MIDDLEWARE = [
     "studyplanner.middleware.SecurityMiddleware",
+    # Issue 12: Content-Security-Policy (with a per-response nonce) and, for every answer,
+    # Vary: Accept plus Cache-Control: private, no-store for personal pages and JSON.
+    "studyplanner.middleware.CSPMiddleware",
+    "studyplanner.middleware.PrivateNegotiatedResponses",
     "studyplanner.middleware.SessionMiddleware",
     "studyplanner.middleware.CommonMiddleware",
     "studyplanner.middleware.CsrfViewMiddleware",
@@ -65,6 +78,8 @@ MIDDLEWARE = [
     "studyplanner.middleware.MessageMiddleware",
     "studyplanner.middleware.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Issue 12: turns a locked-out login into the "try again later" page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "studyplanner.urls"
@@ -109,6 +124,11 @@ def _database(url: str) -> dict:
         # Django's native psycopg 3 pool: N open streams must not need N connections.
         # The pool requires persistent connections to be off.
         config["CONN_MAX_AGE"] = 0
+        # Issue 12: Django gives the pool psycopg's `check=ConnectionPool.check_connection`
+        # when health checks are on: each connection is tested (one round trip) as it is
+        # handed out, so after a PostgreSQL restart a dead one is replaced instead of
+        # failing a request with a 500.
+        config["CONN_HEALTH_CHECKS"] = env.bool("DB_HEALTH_CHECKS", default=True)
         config["OPTIONS"] = {
             "pool": {
                 "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
@@ -130,6 +150,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Issue 12 (abuse limits): django-axes counts failed log-ins in the database (shared by every
+# worker and machine, no cache server) and locks out an IP address or an account after
+# LOGIN_FAILURE_LIMIT failures for LOGIN_COOLOFF_MINUTES; a success resets the count.
+# Behind a proxy, run uvicorn with --proxy-headers so REMOTE_ADDR is the client's address.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one locks
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "sessions_app.views.locked_out"
+AXES_VERBOSE = False
+# Sign-ups (any POST, accepted or not) per IP address within the window: account creation
+# and user-name probing both cost an attempt.
+SIGNUP_MAX_PER_IP = env.int("SIGNUP_MAX_PER_IP", default=10)
+SIGNUP_WINDOW_MINUTES = env.float("SIGNUP_WINDOW_MINUTES", default=60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "sessions:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -154,10 +192,30 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "studyplanner.errors.csrf_failure"
+# Issue 12: what pages may load. Scripts only from our own static files (htmx and its SSE
+# extension come from django-htmx's); no inline script, handler or eval; inline styles
+# only with the response's nonce (the standalone 500 page).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    # Issue 12: only when every subdomain serves HTTPS (the browser enforces it on all).
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
     if env.bool("BEHIND_TLS_PROXY", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -208,6 +266,32 @@ MAX_PDF_PAGES = env.int("MAX_PDF_PAGES", default=1000)
 MAX_DOCUMENT_CHARS = env.int("MAX_DOCUMENT_CHARS", default=2_000_000)
 DOCX_MAX_UNCOMPRESSED_MB = env.int("DOCX_MAX_UNCOMPRESSED_MB", default=200)
 DOCX_MAX_COMPRESSION_RATIO = env.int("DOCX_MAX_COMPRESSION_RATIO", default=100)
+# Issue 12 (limits that hold under concurrency): failed files a session keeps before it
+# refuses more uploads (their stored files are removed), and sessions per account.
+MAX_FAILED_FILES_PER_SESSION = env.int("MAX_FAILED_FILES_PER_SESSION", default=50)
+MAX_SESSIONS_PER_USER = env.int("MAX_SESSIONS_PER_USER", default=200)
+# Issue 12 (extraction as bounded background work): each document is read by a task on the
+# queue (django-tasks, database backend: no server of its own), in a child process killed
+# past EXTRACTION_TIMEOUT seconds of wall-clock time or EXTRACTION_MAX_MEMORY_MB of address
+# space. EXTRACTION_WORKER_IN_PROCESS runs one queue worker inside each web process (so
+# `make run` is one command); production turns it off and runs `manage.py extraction_worker`
+# processes (README "Security"). A document whose worker died is queued again after
+# EXTRACTION_TIMEOUT + EXTRACTION_STALE_GRACE seconds, at most EXTRACTION_MAX_ATTEMPTS times.
+EXTRACTION_TIMEOUT = env.float("EXTRACTION_TIMEOUT", default=60.0)
+EXTRACTION_MAX_MEMORY_MB = env.int("EXTRACTION_MAX_MEMORY_MB", default=512)
+EXTRACTION_WORKER_IN_PROCESS = env.bool("EXTRACTION_WORKER_IN_PROCESS", default=True)
+EXTRACTION_STALE_GRACE = env.float("EXTRACTION_STALE_GRACE", default=30.0)
+EXTRACTION_MAX_ATTEMPTS = env.int("EXTRACTION_MAX_ATTEMPTS", default=3)
+# Caps on the work itself, whatever the text it yields: paragraphs and tables in a DOCX,
+# decompressed content-stream bytes per PDF page and for the whole PDF.
+DOCX_MAX_PARAGRAPHS = env.int("DOCX_MAX_PARAGRAPHS", default=200_000)
+PDF_MAX_PAGE_CONTENT_KB = env.int("PDF_MAX_PAGE_CONTENT_KB", default=1024)
+PDF_MAX_CONTENT_MB = env.int("PDF_MAX_CONTENT_MB", default=32)
+TASKS = {
+    "default": {
+        "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+    }
+}
 
 # --- Ask your documents (issue 14, SPEC §15) ---------------------------------------------
 # auto: the model (MODEL_CHAT) when OPENROUTER_API_KEY is set, else the offline extractive
@@ -226,6 +310,16 @@ DATA_UPLOAD_MAX_NUMBER_FILES = max(100, MAX_FILES_PER_SESSION)
 # The plan editor posts a field per topic and subtopic: a full plan (60 × 30) must fit.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2500
 
+# --- Quotas and monitoring (issue 15, SPEC §16, §17) ----------------------------------------
+# AI work each user may start per UTC day; 0 = unlimited. Staff set a user's own in the admin.
+QUOTA_AI_PLAN_RUNS_PER_DAY = env.int("QUOTA_AI_PLAN_RUNS_PER_DAY", default=0)
+QUOTA_AI_QUESTIONS_PER_DAY = env.int("QUOTA_AI_QUESTIONS_PER_DAY", default=0)
+# GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset: 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Several workers: the same empty directory for all, set in the environment before start
+# (prometheus-client reads the variable itself); /metrics adds up every worker's files.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -238,6 +332,10 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         # pypdf logs every oddity of a broken file; the outcome is recorded on the document.
         "pypdf": {"level": "CRITICAL"},
+        # Issue 12: a line per task state at INFO is noise; failures are logged.
+        "django_tasks": {"level": "WARNING"},
+        # django-axes logs every log-in at INFO; lockouts come at WARNING.
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -4,6 +4,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from monitoring.views import metrics
 from sessions_app.views import signup
 
 urlpatterns = [
@@ -18,7 +19,9 @@ urlpatterns = [
     path("sessions/", include("sessions_app.urls")),
     path("sessions/", include("plans.urls")),
     path("sessions/", include("questions.urls")),
+    path("admin/health/", include("monitoring.urls")),
     path("admin/", admin.site.urls),
+    path("metrics", metrics, name="metrics"),
     # Browsers ask for /favicon.ico by themselves (admin pages, files opened directly).
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
 ]

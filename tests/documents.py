@@ -332,6 +332,51 @@ def docx_with_lying_zip_directory(real_mb: int = 300) -> bytes:
     return _zip_with(docx_with_headings(), liar)
 
 
+# --- crafted files that are costly to read (issue 12) ------------------------------------
+
+
+def docx_of_empty_paragraphs(paragraphs: int = 400_000) -> bytes:
+    """A Word document that is nothing but `paragraphs` empty paragraphs: under 1 MB for
+    the default (a ratio near 50:1, under every ZIP-bomb limit) and no text at all, so the
+    character limit never triggers; naive reading costs work per paragraph."""
+    prefix = (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:document xmlns:w='
+        b'"http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+    )
+    suffix = b"</w:body></w:document>"
+    # Revision ids from a small pool, as Word writes them: compresses like a real file.
+    pool = [b'<w:p w:rsidR="00%06X"/>' % (0x1A2B00 + n) for n in range(4)]
+    chooser = random.Random(12)
+    body = prefix + b"".join(chooser.choice(pool) for _ in range(paragraphs)) + suffix
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    deflated = compressor.compress(body) + compressor.flush()
+    member = _ZipMember("word/document.xml", deflated, zlib.crc32(body), len(body))
+    return _zip_with(docx_with_headings(), member)
+
+
+def pdf_with_shared_content_stream(pages: int = 25, stream_kb: int = 4096) -> bytes:
+    """A PDF of about 16 KB whose `pages` pages all draw one `stream_kb` KB text stream
+    (deflated ~250:1), so each page's text extraction parses the whole stream again."""
+    operation = b"BT /F1 12 Tf 72 720 Td (a) Tj ET\n"
+    content = operation * (stream_kb * 1024 // len(operation) + 1)
+    deflated = zlib.compress(content, 9)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        None,
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(deflated), deflated),
+    ]
+    kids = []
+    for _ in range(pages):
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 3 0 R >> >> >>"
+        )
+        kids.append(b"%d 0 R" % len(objects))
+    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(kids), pages)
+    return _raw_pdf(objects)
+
+
 class _ZipMember:
     def __init__(self, name: str, deflated: bytes, crc: int, size: int):
         self.name, self.deflated, self.crc, self.size = name.encode(), deflated, crc, size

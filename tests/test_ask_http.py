@@ -2,6 +2,8 @@
 JSON answer, the form without JavaScript, the history, deleting, the passage view; and
 everything from documents and the model escaped."""
 
+import re
+
 from django.test import override_settings
 
 from questions.models import Question
@@ -115,6 +117,24 @@ class JsonAnswerTests(AskTestCase):
             [q["question"] for q in response.json()["questions"]], ["What is an inode?"]
         )
 
+    def test_the_history_and_each_question_belong_to_their_session_only(self):
+        other_session = self.make_session(title="Another course")
+        add_document(other_session, "other.md", "Notes on inodes of another course.")
+        elsewhere = Question.objects.create(
+            session=other_session, text="Asked in the other session", builder="offline"
+        )
+        self.client.post(
+            self.url, {"question": "What is an inode?"}, content_type="application/json"
+        )
+
+        listed = self.client.get(f"/sessions/{self.session.pk}/questions", headers=JSON)
+
+        self.assertEqual([q["question"] for q in listed.json()["questions"]], ["What is an inode?"])
+        base = f"/sessions/{self.session.pk}/questions/{elsewhere.pk}"
+        self.assertEqual(self.client.get(base).status_code, 404)
+        self.assertEqual(self.client.post(f"{base}/delete", headers=JSON).status_code, 404)
+        self.assertTrue(Question.objects.filter(pk=elsewhere.pk).exists())
+
 
 class PageTests(AskTestCase):
     def setUp(self):
@@ -146,6 +166,35 @@ class PageTests(AskTestCase):
             response, f"/sessions/{self.session.pk}/#ask", fetch_redirect_response=False
         )
 
+    def test_a_source_cited_twice_gets_two_chips_with_ids_of_their_own(self):
+        passage = Passage.objects.filter(session=self.session).first()
+        source = {
+            "n": 1,
+            "passage": str(passage.pk),
+            "document": str(passage.document_id),
+            "name": "fs.md",
+            "page": None,
+            "heading": "",
+            "snippet": "Inodes.",
+        }
+        question = Question.objects.create(
+            session=self.session,
+            text="Inodes?",
+            answer="One [1]. Two [1].",
+            sources=[source],
+            citations=[1],
+            builder="offline",
+            outcome="succeeded",
+        )
+
+        page = self.client.get(f"/sessions/{self.session.pk}/").content.decode()
+
+        ids = re.findall(rf'id="({question.pk}-cite-[^"]*)"', page)
+        described = re.findall(rf'aria-describedby="({question.pk}-cite-[^"]*)"', page)
+        self.assertEqual(len(ids), 2)
+        self.assertEqual(len(set(ids)), 2, ids)  # an id is unique in a page
+        self.assertEqual(described, ids)
+
     def test_an_empty_form_goes_back_to_the_page_with_the_reason(self):
         response = self.client.post(self.url, {"question": ""}, follow=True)
         self.assertContains(response, "Type a question first.")
@@ -174,6 +223,16 @@ class PageTests(AskTestCase):
         response = self.client.get(f"/sessions/{self.session.pk}/")
         self.assertContains(response, "Ask about this topic", count=len(SAMPLE_PLAN))
         self.assertContains(response, f"/sessions/{self.session.pk}/?q=Limits#ask")
+
+    def test_every_topic_in_the_editor_and_the_study_view_links_to_a_question(self):
+        StudySession.objects.filter(pk=self.session.pk).update(
+            draft_plan=SAMPLE_PLAN, status=StudySession.Status.EDITING_PLAN
+        )
+        for url in (f"/sessions/{self.session.pk}/", f"/sessions/{self.session.pk}/plan/study"):
+            with self.subTest(url=url):
+                response = self.client.get(url)
+                self.assertContains(response, "Ask about this topic", count=len(SAMPLE_PLAN))
+                self.assertContains(response, f"/sessions/{self.session.pk}/?q=Derivatives#ask")
 
     def test_the_passage_view_shows_it_in_context_with_the_name_page_and_matches(self):
         passage = Passage.objects.get(
@@ -239,3 +298,23 @@ class AdminTests(AskTestCase):
         response = self.client.get("/admin/questions/question/")
         self.assertContains(response, "What is an &lt;b&gt;inode&lt;/b&gt;?")
         self.assertNotContains(response, "Add question")
+
+
+class ControlCharacterTests(AskTestCase):
+    def setUp(self):
+        super().setUp()
+        self.client.force_login(self.owner)
+
+    def test_a_question_with_a_nul_character_is_answered_not_a_500(self):
+        response = self.client.post(
+            self.url, {"question": "inode\x00 table?"}, content_type="application/json"
+        )
+        self.assertEqual(response.status_code, 200, response.content)
+        self.assertEqual(Question.objects.get().text, "inode table?")
+
+    async def test_a_streamed_question_with_a_nul_character_is_answered_not_a_500(self):
+        response = await self.ask_stream("inode\x00 table?")
+        self.assertEqual(response.status_code, 200)
+        events, _, _ = await read_all(response)
+        self.assertEqual(events[-1].event, "done", events[-1])
+        self.assertEqual((await self.questions())[0].text, "inode table?")

@@ -1,15 +1,13 @@
 """Answers written by a model (SPEC §15) against the fake provider, a real HTTP server that
 speaks OpenRouter's streaming format: the prompt, the live tokens, citation markers that
-point nowhere, tokens recorded, upstream faults, and the quota hook."""
+point nowhere, tokens recorded, upstream faults (the daily quota: test_question_quota.py)."""
 
 import asyncio
 from decimal import Decimal
-from unittest import mock
 
 from django.test import override_settings
 
 from questions.models import Question
-from questions.quota import QuotaRefused
 from tests.ask_support import AskTestCase
 from tests.fakes import FakeProviderMixin, Reply
 from tests.fakes.provider import DEFAULT_USAGE
@@ -138,24 +136,6 @@ class ModelFaultTests(ModelAskTestCase):
         names = [e.event for e in events]
         self.assertIn("token", names)
         self.assertEqual(names[-1], "error")
-
-
-class QuotaHookTests(ModelAskTestCase):
-    async def test_the_ai_path_checks_the_quota_before_calling_the_model(self):
-        refuse = QuotaRefused("You have used today's 20 AI questions.")
-        with mock.patch("questions.answering._charge_question_quota", side_effect=refuse) as hook:
-            events, _, _ = await read_all(await self.ask_stream("What does an inode store?"))
-        hook.assert_called_once()
-        self.assertEqual(events[-1].event, "error")
-        self.assertEqual(events[-1].json["message"], "You have used today's 20 AI questions.")
-        self.assertEqual(self.provider.requests, [])
-
-    @override_settings(QUESTION_BUILDER="offline")
-    async def test_the_offline_path_never_touches_the_quota(self):
-        with mock.patch("questions.answering._charge_question_quota") as hook:
-            events, _, _ = await read_all(await self.ask_stream("What does an inode store?"))
-        hook.assert_not_called()
-        self.assertEqual(events[-1].event, "done")
 
 
 class BuilderChoiceTests(ModelAskTestCase):

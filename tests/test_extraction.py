@@ -180,6 +180,15 @@ class TextExtractionTests(ExtractionTestCase):
         self.assertEqual(extract(data, "notes.txt").content_type, "text/plain")
         self.assertEqual(extract(data, "README").content_type, "text/plain")
 
+    def test_notes_that_quote_the_pdf_header_are_read_as_text(self):
+        # Notes about file formats quote magic numbers; found in the first kilobyte, the
+        # header made these notes "a PDF" and the upload failed.
+        notes = b'# File types\n\nA magic rule such as <match value="%PDF-"/> finds a PDF.\n'
+        for name in ["types.md", "types.txt"]:
+            with self.subTest(name=name):
+                document = extract(notes, name)
+                self.assertIn('value="%PDF-"', document.text)
+
     def test_text_has_no_outline_and_no_page_count(self):
         document = extract(documents.utf8_text_file(), "notes.md")
         self.assertEqual((document.outline, document.page_count), ([], None))

@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from unittest import mock
 
 from asgiref.sync import SyncToAsync
+from csp.middleware import CSPMiddleware
 from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
@@ -112,6 +113,7 @@ class MiddlewareSettingTests(SimpleTestCase):
             auth.AuthenticationMiddleware,
             messages.MessageMiddleware,
             clickjacking.XFrameOptionsMiddleware,
+            CSPMiddleware,
         ]
         installed = [import_string(path) for path in settings.MIDDLEWARE]
         for original in originals:

@@ -1,5 +1,6 @@
 """The offline plan builder: a document's own structure, merged into the plan (SPEC §5)."""
 
+import asyncio
 import copy
 import io
 import itertools
@@ -7,10 +8,18 @@ import itertools
 from django.test import SimpleTestCase
 
 from plans.builders.base import SourceDocument
-from plans.builders.offline import fold_document, readable_name
+from plans.builders.offline import OfflineBuilder, fold_document, readable_name
 from plans.schema import MAX_SUBTOPICS, MAX_TEXT_LENGTH, MAX_TOPICS, normalize_plan
 from sessions_app.extraction import extract_document
-from tests.documents import docx_with_headings
+from tests.documents import SAMPLE_OUTLINE, docx_with_headings, pdf_with_outline
+from tests.offline_documents import (
+    PAPER_PROSE,
+    docx_with_ligatures,
+    paper_blocks,
+    pdf_with_layout,
+    pdf_with_ligatures,
+    slides_pdf,
+)
 
 
 def fold(text, name="notes.md", outline=(), plan=()):
@@ -141,6 +150,30 @@ arranged in rows
         text = "## Sets\n\nText.\n\n## Relations\n\nText.\n\n## Functions\n\nText."
 
         self.assertEqual(result(text), [("Sets", []), ("Relations", []), ("Functions", [])])
+
+    def test_a_heading_about_html_elements_or_generics_keeps_its_angle_brackets(self):
+        # Stripped like markup, "<canvas>" and "<video>" both became "The element", and the
+        # second was dropped as a duplicate of the first.
+        text = (
+            "# Web and Java\n\n## The <canvas> element\n\nDraw.\n\n"
+            "## The <video> element\n\nPlay.\n\n## Generic List<T> and Map<K, V>\n\nTypes.\n\n"
+            '## <a id="slots"></a>Using <em>slots</em><br/>\n\nText.\n'
+        )
+
+        self.assertEqual(
+            result(text, "web.md"),
+            [
+                (
+                    "Web and Java",
+                    [
+                        "The <canvas> element",
+                        "The <video> element",
+                        "Generic List<T> and Map<K, V>",
+                        "Using slots",
+                    ],
+                )
+            ],
+        )
 
 
 SYLLABUS = """\
@@ -563,7 +596,7 @@ class MergingTests(SimpleTestCase):
     def test_the_learners_titles_edits_and_order_survive(self):
         plan = [
             {"order_index": 1, "title": "Integration", "subtopics": ["Area"]},
-            {"order_index": 2, "title": "Limits and continuity", "subtopics": ["My own note"]},
+            {"order_index": 2, "title": "Introduction to limits", "subtopics": ["My own note"]},
             {"order_index": 3, "title": "Differentiation", "subtopics": []},
         ]
 
@@ -574,7 +607,7 @@ class MergingTests(SimpleTestCase):
             [
                 ("Integration", ["Area"]),
                 (
-                    "Limits and continuity",
+                    "Introduction to limits",
                     ["My own note", "One-sided limits", "Limits at infinity"],
                 ),
                 ("Differentiation", []),
@@ -582,15 +615,93 @@ class MergingTests(SimpleTestCase):
             ],
         )
 
-    def test_a_narrower_topic_is_kept_as_a_subtopic_of_the_one_it_joins(self):
-        plan = [{"order_index": 1, "title": "Functions", "subtopics": []}]
+    def test_a_topic_that_adds_a_word_to_two_it_shares_joins_it_under_its_own_name(self):
+        plan = [{"order_index": 1, "title": "Linear regression", "subtopics": []}]
 
-        merged = result("# Inverse functions\n## Horizontal line test\n# Sequences", plan=plan)
+        merged = result("# Linear regression models\n## Least squares\n# Sequences", plan=plan)
 
         self.assertEqual(
             merged,
-            [("Functions", ["Inverse functions", "Horizontal line test"]), ("Sequences", [])],
+            [
+                ("Linear regression", ["Linear regression models", "Least squares"]),
+                ("Sequences", []),
+            ],
         )
+
+    def test_topics_that_share_one_word_stay_apart(self):
+        # Issue 11, finding 14: a learner's "Probability basics" vanished into a manual's
+        # "Probability distributions".
+        plan = [
+            {"order_index": 1, "title": "Probability distributions", "subtopics": ["Normal"]},
+            {"order_index": 2, "title": "Functions", "subtopics": []},
+        ]
+
+        merged = result(
+            "# Probability basics\n## Sample spaces\n# Inverse functions\n## Horizontal line test",
+            plan=plan,
+        )
+
+        self.assertEqual(
+            merged,
+            [
+                ("Probability distributions", ["Normal"]),
+                ("Functions", []),
+                ("Probability basics", ["Sample spaces"]),
+                ("Inverse functions", ["Horizontal line test"]),
+            ],
+        )
+
+    def test_a_subtopic_is_not_dropped_as_a_duplicate_of_a_different_one(self):
+        # Issue 11, finding 14: "Invoking asn1Decoding" was taken for "Invoking asn1Coding".
+        plan = [
+            {
+                "order_index": 1,
+                "title": "Utilities",
+                "subtopics": ["Invoking asn1Parser", "Invoking asn1Coding"],
+            }
+        ]
+
+        merged = result(
+            "# Utilities\n## Invoking asn1Decoding\n## Invoking asn1Coding\n"
+            "## Invoking the encoder\n## Invoking the decoder\n",
+            plan=plan,
+        )
+
+        self.assertEqual(
+            merged,
+            [
+                (
+                    "Utilities",
+                    [
+                        "Invoking asn1Parser",
+                        "Invoking asn1Coding",
+                        "Invoking asn1Decoding",
+                        "Invoking the encoder",
+                        "Invoking the decoder",
+                    ],
+                )
+            ],
+        )
+
+    def test_a_documents_own_subtopics_stay_apart_however_alike(self):
+        self.assertEqual(
+            result("# Linting\n## Format checks\n## Formal checks\n## Format checks\n"),
+            [("Linting", ["Format checks", "Formal checks"])],
+        )
+
+    def test_words_that_differ_in_their_first_letter_are_not_typos(self):
+        plan = [{"order_index": 1, "title": "Plotting styles", "subtopics": ["Xerrorbars"]}]
+
+        merged = result("# Plotting styles\n## Yerrorbars\n## Xerrorbars", plan=plan)
+
+        self.assertEqual(merged, [("Plotting styles", ["Xerrorbars", "Yerrorbars"])])
+
+    def test_titles_that_differ_by_a_typo_still_merge(self):
+        plan = [{"order_index": 1, "title": "Fourier series", "subtopics": ["Convergence"]}]
+
+        merged = result("# Fourrier series\n## Convergance\n## Gibbs phenomenon", plan=plan)
+
+        self.assertEqual(merged, [("Fourier series", ["Convergence", "Gibbs phenomenon"])])
 
     def test_titles_that_differ_in_their_numbers_or_subject_stay_apart(self):
         plan = [
@@ -668,13 +779,76 @@ class BoundsTests(SimpleTestCase):
         self.assertEqual(len(final[-1]["subtopics"]), MAX_SUBTOPICS)
         self.assertEqual(final[-1]["subtopics"][2], "Topic number 61")
 
-    def test_a_topic_with_too_many_subtopics_keeps_the_first_thirty(self):
+    def test_a_topic_with_too_many_subtopics_has_them_grouped_not_cut(self):
         text = "# Algebra\n## Exercises\n" + "\n".join(f"### Problem set {n}" for n in range(1, 50))
+        dropped = []
+
+        plans = list(fold_document([], SourceDocument("algebra.md", text), dropped))
+
+        [(title, subtopics)] = outline_of(plans[-1])
+        self.assertEqual(title, "Exercises")
+        self.assertEqual(len(subtopics), 25)
+        self.assertEqual(subtopics[0], "Problem set 1; Problem set 2")
+        self.assertEqual(subtopics[-1], "Problem set 49")
+        self.assertEqual(dropped, [])
+
+    def test_a_huge_chapter_of_long_titles_is_grouped_within_the_title_length(self):
+        sections = [f"Properties of widget {n} in a rather long context" for n in range(1, 71)]
+        text = "# Widgets\n" + "\n".join(f"## {title}" for title in sections)
 
         [(title, subtopics)] = result(text)
 
-        self.assertEqual(title, "Exercises")
-        self.assertEqual(subtopics, [f"Problem set {n}" for n in range(1, 31)])
+        self.assertEqual(title, "Widgets")
+        self.assertEqual(len(subtopics), 24)
+        self.assertTrue(all(len(subtopic) <= MAX_TEXT_LENGTH for subtopic in subtopics))
+        self.assertEqual("; ".join(subtopics), "; ".join(sections))
+
+    def test_a_chapter_whose_sections_cannot_be_grouped_is_split_into_parts(self):
+        sections = [f"Widget {n} " + "in a rather long context " * 5 for n in range(1, 71)]
+        text = "# Widgets\n" + "\n".join(f"## {title.strip()}" for title in sections)
+
+        plan = result(text)
+
+        self.assertEqual(
+            [title for title, _ in plan], ["Widgets", "Widgets (part 2)", "Widgets (part 3)"]
+        )
+        self.assertEqual(
+            [subtopic for _, subtopics in plan for subtopic in subtopics],
+            [title.strip() for title in sections],
+        )
+
+    def test_what_a_full_plan_cannot_take_is_reported_as_dropped(self):
+        plan = [
+            {
+                "order_index": n,
+                "title": f"Existing topic {n}",
+                "subtopics": [f"Note {n}.{k}" for k in range(1, MAX_SUBTOPICS + 1)],
+            }
+            for n in range(1, MAX_TOPICS + 1)
+        ]
+        dropped = []
+
+        plans = list(
+            fold_document(plan, SourceDocument("new.md", "# Graph colouring\n## Greedy"), dropped)
+        )
+
+        self.assertEqual(plans[-1], plan)
+        self.assertEqual(dropped, ["Graph colouring", "Greedy"])
+
+    def test_the_offline_builder_passes_what_it_dropped_on_its_final_step(self):
+        plan = [
+            {"order_index": 1, "title": "Algebra", "subtopics": [f"Note {k}" for k in range(30)]}
+        ]
+        builder = OfflineBuilder()
+
+        async def steps():
+            document = SourceDocument("algebra.md", "# Algebra\n## Groups\n## Rings")
+            return [step async for step in builder.fold(plan, document, language="en")]
+
+        final = asyncio.run(steps())[-1]
+
+        self.assertTrue(final.final)
+        self.assertEqual(final.dropped, ("Groups", "Rings"))
 
     def test_long_titles_are_cut_at_a_word_boundary(self):
         words = " ".join(["differentiation"] * 16)  # 255 characters
@@ -731,3 +905,405 @@ class ExtractedWordDocumentTests(SimpleTestCase):
         )[-1]
 
         self.assertEqual([t["title"] for t in plan], ["Limits", "Derivatives"])
+
+
+# --- real manuals (issue 13) ------------------------------------------------------------
+
+
+def outline(*entries):
+    """Outline entries from (level, title) pairs."""
+    return [{"level": level, "title": title, "page": None} for level, title in entries]
+
+
+def topics_of(entries):
+    return result("", "manual.pdf", outline(*entries))
+
+
+class StructureChoiceTests(SimpleTestCase):
+    def test_numbered_chapters_stay_the_topics_however_many_sections_they_hold(self):
+        # shared-mime-info's spec: it became 20 flat topics, its two chapters lost.
+        names = "directory source media glob magic namespaces icon treemagic cache"
+        names += " attributes subclassing checking nonregular volumes schemes security users"
+        sections = [(2, f"2.{n}. The {name} rules") for n, name in enumerate(names.split(), 1)]
+        plan = topics_of(
+            [
+                (1, "1. Introduction"),
+                (2, "1.1. Version"),
+                (2, "1.2. What is this spec?"),
+                (2, "1.3. Language used in this specification"),
+                (1, "2. Unified system"),
+                *sections,
+                (1, "3. Contributors"),
+                (2, "References"),
+            ]
+        )
+
+        self.assertEqual([title for title, _ in plan], ["Introduction", "Unified system"])
+        self.assertEqual(
+            plan[0][1], ["Version", "What is this spec?", "Language used in this specification"]
+        )
+        self.assertEqual(len(plan[1][1]), 17)
+
+    def test_a_few_parts_over_dozens_of_chapters_give_the_chapters_as_topics(self):
+        entries = []
+        for part, name in (("I", "Basics"), ("II", "Tools"), ("III", "Internals")):
+            entries.append((1, f"{part} {name}"))
+            for n in range(1, 13):
+                entries += [(2, f"{name} chapter {n}"), (3, f"{name} section {n}.1")]
+
+        plan = topics_of(entries)
+
+        self.assertEqual(len(plan), 36)
+        self.assertEqual(plan[0], ("Basics chapter 1", ["Basics section 1.1"]))
+        self.assertEqual(plan[-1][0], "Internals chapter 12")
+
+    def test_a_book_without_chapters_stays_a_topic_beside_the_chapters_of_the_others(self):
+        # valgrind's manual: books ("User Manual" with 13 chapters), a lone "FAQ" book.
+        entries = [(1, "Quick Start Guide")]
+        entries += [(1, "User Manual")] + [(2, f"{n}. Tool number {n}") for n in range(1, 14)]
+        entries += [(1, "Technical Documentation"), (2, "1. Design"), (2, "2. Writing a tool")]
+
+        plan = topics_of(entries)
+
+        self.assertEqual(plan[0], ("Quick Start Guide", []))
+        self.assertEqual(plan[1][0], "Tool number 1")
+        self.assertEqual([title for title, _ in plan[-2:]], ["Design", "Writing a tool"])
+        self.assertEqual(len(plan), 16)
+
+    def test_parts_whose_chapters_would_not_fit_a_plan_stay_the_topics_with_nothing_cut(self):
+        # gnuplot: 6 parts over 115 chapters; three parts were cut at 30 subtopics.
+        entries = []
+        for part, name, count in (("I", "Gnuplot", 30), ("II", "Plotting styles", 45),
+                                  ("III", "Commands", 40), ("IV", "Terminals", 1)):  # fmt: skip
+            entries.append((1, f"{part} {name}"))
+            entries += [(2, f"{name} item {n}") for n in range(1, count + 1)]
+        entries.append((1, "V Index"))
+        dropped = []
+
+        plans = list(
+            fold_document([], SourceDocument("gnuplot.pdf", "", outline(*entries)), dropped)
+        )
+
+        plan = outline_of(plans[-1])
+        self.assertEqual(
+            [title for title, _ in plan], ["Gnuplot", "Plotting styles", "Commands", "Terminals"]
+        )
+        styles = plan[1][1]
+        self.assertLessEqual(len(styles), MAX_SUBTOPICS)
+        self.assertEqual(
+            "; ".join(styles), "; ".join(f"Plotting styles item {n}" for n in range(1, 46))
+        )
+        self.assertEqual(dropped, [])
+
+
+class BackMatterTests(SimpleTestCase):
+    def test_indexes_references_licences_and_authors_are_left_out(self):
+        plan = topics_of(
+            [
+                (1, "Preface"),
+                (1, "1 Introduction"),
+                (1, "2 Vectors"),
+                (2, "GNU Free Documentation License"),
+                (2, "Index vectors"),
+                (1, "Copyright"),
+                (1, "AUTHORS"),
+                (1, "A Copying Information"),
+                (1, "D Function and variable index"),
+                (1, "E Concept index"),
+                (1, "F References"),
+                (1, "GNU Licenses"),
+                (2, "The GNU General Public License"),
+                (1, "3. Contributors"),
+                (1, "Acknowledgements"),
+                (1, "Table of Contents"),
+                (1, "Release notes"),
+                (1, "OLDER NEWS"),
+            ]
+        )
+
+        self.assertEqual(plan, [("Introduction", []), ("Vectors", ["Index vectors"])])
+
+    def test_back_matter_is_recognised_in_the_languages_the_builder_knows(self):
+        plan = topics_of(
+            [
+                (1, "Grenzwerte"),
+                (1, "Literaturverzeichnis"),
+                (1, "Stichwortverzeichnis"),
+                (1, "Lizenz"),
+                (1, "Ableitungen"),
+                (1, "Remerciements"),
+                (1, "Licencia"),
+                (1, "Autoren"),
+            ]
+        )
+
+        self.assertEqual([title for title, _ in plan], ["Grenzwerte", "Ableitungen"])
+
+    def test_appendix_and_part_labels_are_stripped_like_chapter_numbers(self):
+        plan = topics_of(
+            [
+                (1, "1 Introduction"),
+                (1, "14 OS facilities"),
+                (1, "A A sample session"),
+                (1, "B Invoking R"),
+                (1, "Appendix C The command-line editor"),
+                (1, "Part IV Terminals"),
+                (2, "A.1 Configuration file"),
+            ]
+        )
+
+        self.assertEqual(
+            [title for title, _ in plan],
+            ["Introduction", "OS facilities", "A sample session", "Invoking R",
+             "The command-line editor", "Terminals"],
+        )  # fmt: skip
+        self.assertEqual(plan[-1][1], ["Configuration file"])
+
+    def test_a_title_that_starts_with_a_word_like_a_label_keeps_it(self):
+        plan = topics_of([(1, "A Complete Example"), (1, "C Interface"), (1, "Debugging")])
+
+        self.assertEqual(
+            [title for title, _ in plan], ["A Complete Example", "C Interface", "Debugging"]
+        )
+
+
+class PaperTextTests(SimpleTestCase):
+    # A paper's first page: its table of contents, amid the abstract.
+    PAGES = (
+        "Everything we know about checksums\nAda Example\nAbstract\n"
+        "This paper describes checksums.\nContents\n1 Definition of the checksum 2\n"
+        "2 Related work 3\n3 Tricks and tips 4\n3.1 Incremental computation . . . . 4\n1\f"
+        "1 Definition of the checksum\nA checksum is a function of a message.\n"
+        "2 Related work\nSarwate published it, as described in\nsection 4.9.\nMore text.\f"
+        "3 Tricks and tips\n3.1 Incremental computation\nThe checksum grows.\n"
+    )
+
+    def test_table_of_contents_lines_are_not_headings_and_lose_no_chapter(self):
+        self.assertEqual(
+            result(self.PAGES, "paper.pdf"),
+            [
+                ("Definition of the checksum", []),
+                ("Related work", []),
+                ("Tricks and tips", ["Incremental computation"]),
+            ],
+        )
+
+    def test_a_lower_case_reference_to_a_section_is_not_a_subtopic(self):
+        self.assertNotIn("section 4.9", str(result(self.PAGES, "paper.pdf")))
+
+
+class LayoutHeadingTests(SimpleTestCase):
+    """PDFs without bookmarks: headings from the layout (sessions_app.extraction.layout)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        pdf = pdf_with_layout(paper_blocks(), running_head="Checksums explained")
+        cls.extracted = extract_document(io.BytesIO(pdf), "paper.pdf")
+
+    def test_headings_come_from_type_size_weight_and_numbering(self):
+        self.assertEqual(
+            [(entry["level"], entry["title"], entry["page"]) for entry in self.extracted.outline],
+            [
+                (1, "Contents", 1),
+                (1, "1 Definition of the checksum", 2),
+                (1, "2 Related work", 2),
+                (1, "3 Tricks and tips", 3),
+                (2, "3.1 Incremental computation", 3),
+                (2, "3.2 Changing the initial value", 3),
+                (1, "References", 4),
+            ],
+        )
+
+    def test_the_plan_has_the_papers_sections_and_nothing_else(self):
+        plan = outline_of(
+            list(
+                fold_document(
+                    [], SourceDocument("paper.pdf", self.extracted.text, self.extracted.outline)
+                )
+            )[-1]
+        )
+
+        self.assertEqual(
+            plan,
+            [
+                ("Definition of the checksum", []),
+                ("Related work", []),
+                ("Tricks and tips", ["Incremental computation", "Changing the initial value"]),
+            ],
+        )
+
+    def test_a_large_running_head_is_not_a_heading(self):
+        blocks = [("section", f"{n} Chapter {n}") if n else ("body", PAPER_PROSE) for n in (0, 1)]
+        blocks += [
+            ("page", ""),
+            ("body", PAPER_PROSE),
+            ("section", "2 Second chapter"),
+            ("body", PAPER_PROSE),
+        ]
+        blocks += [("page", ""), ("section", "3 Third chapter"), ("body", PAPER_PROSE)]
+        # A running head that names the chapter, set large: "1 Introduction" on each page.
+        pdf = pdf_with_layout(blocks, running_head="1 Introduction", running_head_size=18)
+
+        titles = [e["title"] for e in extract_document(io.BytesIO(pdf), "m.pdf").outline]
+
+        self.assertEqual(titles, ["1 Chapter 1", "2 Second chapter", "3 Third chapter"])
+
+    def test_sections_named_alike_in_every_chapter_are_headings_not_running_lines(self):
+        blocks = []
+        for n, name in enumerate(("Limits", "Continuity", "Derivatives"), start=1):
+            blocks += [("chapter", f"{n} {name}"), ("body", PAPER_PROSE)]
+            blocks += [("section", f"{n}.1 Exercises"), ("body", PAPER_PROSE), ("page", "")]
+        pdf = pdf_with_layout(blocks[:-1])
+
+        extracted = extract_document(io.BytesIO(pdf), "course.pdf")
+
+        self.assertEqual(
+            result(extracted.text, "course.pdf", extracted.outline),
+            [
+                ("Limits", ["Exercises"]),
+                ("Continuity", ["Exercises"]),
+                ("Derivatives", ["Exercises"]),
+            ],
+        )
+
+    def test_one_style_holds_chapters_and_their_numbered_sections_apart(self):
+        blocks = []
+        for n, name in enumerate(("Limits", "Continuity", "Derivatives"), start=1):
+            blocks += [("section", f"Chapter {n}: {name}"), ("body", PAPER_PROSE)]
+            blocks += [("section", f"{n}.1 Definitions"), ("body", PAPER_PROSE)]
+            blocks += [("section", f"{n}.2 Theorems"), ("body", PAPER_PROSE), ("page", "")]
+        pdf = pdf_with_layout(blocks[:-1])
+
+        extracted = extract_document(io.BytesIO(pdf), "course.pdf")
+
+        self.assertEqual(
+            result(extracted.text, "course.pdf", extracted.outline),
+            [
+                ("Limits", ["Definitions", "Theorems"]),
+                ("Continuity", ["Definitions", "Theorems"]),
+                ("Derivatives", ["Definitions", "Theorems"]),
+            ],
+        )
+
+    def test_a_chapter_label_above_its_title_makes_one_heading(self):
+        blocks = []
+        for n, name in enumerate(("Introduction", "Execution model", "Interfaces"), start=1):
+            blocks += [("section", f"Chapter {n}"), ("title", name), ("body", PAPER_PROSE)]
+            blocks += [
+                ("bold", f"{n}.1 Scope of {name.lower()}"),
+                ("body", PAPER_PROSE),
+                ("page", ""),
+            ]
+        pdf = pdf_with_layout(blocks[:-1])
+
+        extracted = extract_document(io.BytesIO(pdf), "manual.pdf")
+        plan = result(extracted.text, "manual.pdf", extracted.outline)
+
+        self.assertEqual(
+            plan,
+            [
+                ("Introduction", ["Scope of introduction"]),
+                ("Execution model", ["Scope of execution model"]),
+                ("Interfaces", ["Scope of interfaces"]),
+            ],
+        )
+
+    def test_a_heading_wrapped_over_two_lines_is_one(self):
+        long_title = (
+            "4 Application program interface for coupling simulators running on large clusters"
+        )
+        blocks = [("chapter", "3 Starting a multi-simulation"), ("body", PAPER_PROSE)]
+        blocks += [("chapter", long_title), ("body", PAPER_PROSE)]
+        blocks += [("chapter", "5 Adapting existing applications"), ("body", PAPER_PROSE)]
+        pdf = pdf_with_layout(blocks)
+
+        titles = [e["title"] for e in extract_document(io.BytesIO(pdf), "m.pdf").outline]
+
+        self.assertEqual(titles[1], long_title)
+        self.assertEqual(len(titles), 3)
+
+    def test_a_numbered_heading_in_large_type_may_end_in_a_full_stop(self):
+        # PARI/GP's tutorial, set in plain TeX: "1. Greetings!.", "2. Warming up."
+        blocks = [("chapter", "1. Greetings!."), ("body", PAPER_PROSE)]
+        blocks += [("chapter", "2. Warming up."), ("body", PAPER_PROSE)]
+        blocks += [("chapter", "3. Polynomials."), ("body", PAPER_PROSE)]
+        blocks += [("bold", "This bold sentence is emphasis."), ("body", PAPER_PROSE)]
+        pdf = pdf_with_layout(blocks)
+
+        extracted = extract_document(io.BytesIO(pdf), "tutorial.pdf")
+
+        self.assertEqual(
+            result(extracted.text, "tutorial.pdf", extracted.outline),
+            [("Greetings!", []), ("Warming up", []), ("Polynomials", [])],
+        )
+
+    def test_a_slide_deck_without_bookmarks_is_still_read_as_slides(self):
+        slides = [
+            "Lecture 4: Integration\nDr. Ada Smith\nWinter term 2024",
+            "Outline\n- Riemann sums\n- Antiderivatives",
+            "Riemann sums\n- partition the interval\n- add up the rectangles",
+            "The fundamental theorem\n- integration undoes differentiation",
+            "Antiderivatives\n- the constant of integration",
+            "Integration by substitution\n- u = g(x)",
+            "Questions?",
+        ]
+        extracted = extract_document(io.BytesIO(slides_pdf(slides)), "lecture4.pdf")
+
+        self.assertEqual(
+            result(extracted.text, "lecture4.pdf", extracted.outline),
+            [
+                (
+                    "Integration",
+                    [
+                        "Riemann sums",
+                        "The fundamental theorem",
+                        "Antiderivatives",
+                        "Integration by substitution",
+                    ],
+                )
+            ],
+        )
+
+    def test_a_pdf_with_bookmarks_keeps_them(self):
+        extracted = extract_document(io.BytesIO(pdf_with_outline()), "calculus.pdf")
+
+        self.assertEqual(
+            [(entry["level"], entry["title"]) for entry in extracted.outline],
+            [(level, title) for level, title, _ in SAMPLE_OUTLINE],
+        )
+
+
+class NormalisationTests(SimpleTestCase):
+    def test_ligatures_in_pdf_text_become_plain_letters(self):
+        text = extract_document(io.BytesIO(pdf_with_ligatures()), "crc.pdf").text
+
+        self.assertIn("Definition of CRC", text)
+        self.assertIn("Efficient software", text)
+
+    def test_a_word_broken_at_a_line_end_is_joined_and_a_hyphenated_name_is_not(self):
+        text = extract_document(io.BytesIO(pdf_with_ligatures()), "crc.pdf").text
+
+        self.assertIn("stored in compression\nof data", text)
+        self.assertIn("Black-\nScholes", text)
+
+    def test_text_files_are_normalised_too(self):
+        full_width = "\uff26\uff55\uff4c\uff4c"
+        raw = f"# De\ufb01nitions\nThe \ufb01le is com-\npressed; {full_width} width; co\u00adop.\n"
+
+        text = extract_document(io.BytesIO(raw.encode()), "notes.md").text
+
+        self.assertEqual(text, "# Definitions\nThe file is compressed;\nFull width; coop.\n")
+
+    def test_other_compatibility_characters_keep_their_meaning(self):
+        raw = "Half: ½ of x² … and e\u0301te\n"
+
+        text = extract_document(io.BytesIO(raw.encode()), "notes.txt").text
+
+        self.assertEqual(text, "Half: ½ of x² … and \u00e9te\n")
+
+    def test_word_documents_are_normalised_too(self):
+        extracted = extract_document(io.BytesIO(docx_with_ligatures()), "notes.docx")
+
+        self.assertEqual(extracted.outline[0]["title"], "Efficient software")
+        self.assertIn("The file format", extracted.text)

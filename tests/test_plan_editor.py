@@ -81,6 +81,25 @@ class JsonEditorTests(EditorTestCase):
         self.assertEqual(response.status_code, 400)
         self.assertIn("not valid JSON", response.json()["error"])
 
+    def test_a_body_nested_too_deep_for_the_json_parser_is_400_not_a_500(self):
+        body = '{"plan": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+        response = self.client.post(self.url, body, content_type="application/json", headers=JSON)
+
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("not valid JSON", response.json()["error"])
+        self.assertEqual(self.saved_plan(), SAMPLE_PLAN)
+
+    def test_control_characters_in_titles_are_removed_not_stored(self):
+        # PostgreSQL refuses a NUL in jsonb: stored as is, it was a 500 there.
+        response = self.post_json(
+            {"plan": [{"title": "Ser\x00ies\x07", "subtopics": ["Ratio\x00 test"]}]}
+        )
+
+        self.assertEqual(response.status_code, 200, response.content)
+        expected = [{"order_index": 1, "title": "Series", "subtopics": ["Ratio test"]}]
+        self.assertEqual(self.saved_plan(), expected)
+
     def test_editing_before_the_plan_exists_is_409(self):
         StudySession.objects.filter(pk=self.session.pk).update(status=StudySession.Status.UPLOADING)
 
@@ -207,6 +226,20 @@ class FormEditorTests(EditorTestCase):
         moved_row = html.split('<li class="editor-topic')[2]
         self.assertIn('data-key="1"', moved_row)
         self.assertIn(">Limits</textarea>", moved_row)
+
+    def test_a_tampered_button_value_or_undo_position_is_ignored_not_a_500(self):
+        # "²".isdigit() is True but int("²") raises: such values used to crash the view.
+        rows = self.current_rows()
+        for action, extra in [
+            ("delete-sub:0:²", {}),
+            ("sub-up:0:١٢", {}),
+            ("undo-delete", {"undo-title": "Integrals", "undo-position": "²"}),
+        ]:
+            with self.subTest(action=action, **extra):
+                response = self.client.post(self.url, {**self.form(rows, action), **extra})
+
+                self.assertEqual(response.status_code, 302)
+                self.assertEqual(self.saved_plan(), SAMPLE_PLAN)
 
 
 class FullSizePlanTests(EditorTestCase):

@@ -2,10 +2,14 @@
 document keeps the plan; nothing dropped silently (SPEC §5)."""
 
 import json
+from datetime import timedelta
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models.signals import pre_save
 from django.test import override_settings
+from markdown_it import MarkdownIt
 
+from plans.history import record_version
 from plans.models import VERSIONS_KEPT, PlanVersion
 from sessions_app.models import Document, StudySession
 from tests.base import SAMPLE_PLAN, AppTestCase
@@ -91,11 +95,14 @@ class RestoreTests(HistoryTestCase):
     def test_the_history_page_lists_versions_with_a_preview_and_restore(self):
         session = self.editing_session()
         self.client.post(f"/sessions/{session.pk}/plan", editor_form(SAMPLE_PLAN[:1]))
+        self.client.post(f"/sessions/{session.pk}/plan", editor_form(SAMPLE_PLAN))
 
         page = self.client.get(f"/sessions/{session.pk}/plan/history")
 
-        self.assertContains(page, "Your edit")
+        self.assertContains(page, "Your edit", count=2)
+        self.assertContains(page, '<li class="card version">', count=2)
         self.assertContains(page, "1 topic,")
+        self.assertContains(page, "2 topics,")
         self.assertContains(page, "Restore")
         self.assertContains(page, "Epsilon-delta definition")  # the preview
 
@@ -115,6 +122,28 @@ class RestoreTests(HistoryTestCase):
         self.assertEqual([v.source for v in versions], ["edit", "edit", "restore"])
         self.assertEqual(session.status, StudySession.Status.EDITING_PLAN)
 
+    def test_after_restoring_a_version_with_fewer_documents_the_editor_says_how_to_add_the_rest(
+        self,
+    ):
+        session = self.editing_session()
+        first = self.make_document(session, name="week1.md")
+        self.make_document(session, name="week2.md")
+        older = record_version(
+            session,
+            SAMPLE_PLAN[:1],
+            PlanVersion.Source.DOCUMENT,
+            label="week1.md",
+            folded_document_ids=[str(first.pk)],
+        )
+
+        page = self.client.post(
+            f"/sessions/{session.pk}/plan/history/{older.pk}/restore", follow=True
+        )
+
+        self.assertContains(page, 'id="plan-editor"')
+        self.assertContains(page, "1 of your 2 documents isn’t in this plan")
+        self.assertContains(page, "Add more documents")
+
     def test_another_users_version_is_404(self):
         session = self.editing_session()
         self.client.post(f"/sessions/{session.pk}/plan", editor_form(SAMPLE_PLAN[:1]))
@@ -124,6 +153,17 @@ class RestoreTests(HistoryTestCase):
         response = self.client.post(f"/sessions/{session.pk}/plan/history/{version.pk}/restore")
 
         self.assertEqual(response.status_code, 404)
+
+    def test_a_version_of_another_session_is_404_through_my_own_session(self):
+        theirs = self.editing_session(owner=self.other)
+        version = record_version(theirs, SAMPLE_PLAN, PlanVersion.Source.EDIT)
+        mine = self.editing_session(plan=SAMPLE_PLAN[:1])
+
+        response = self.client.post(f"/sessions/{mine.pk}/plan/history/{version.pk}/restore")
+
+        self.assertEqual(response.status_code, 404)
+        mine.refresh_from_db()
+        self.assertEqual(mine.draft_plan, SAMPLE_PLAN[:1])
 
 
 class DeleteDocumentTests(HistoryTestCase):
@@ -204,6 +244,30 @@ class RebuildTests(HistoryTestCase):
         response = self.client.post(f"/sessions/{session.pk}/plan/rebuild", headers=JSON)
 
         self.assertEqual(response.status_code, 409)
+
+    def test_a_refused_rebuild_keeps_no_version(self):
+        session = self.make_session(
+            status=StudySession.Status.GENERATING_PLAN, draft_plan=SAMPLE_PLAN
+        )
+        session.generation_heartbeat_at = session.created_at
+        session.save()
+
+        self.client.post(f"/sessions/{session.pk}/plan/rebuild", headers=JSON)
+
+        self.assertFalse(session.plan_versions.exists())
+
+    def test_a_double_submitted_rebuild_leaves_undo_restoring_the_plan_with_topics(self):
+        session = self.editing_session()
+        self.make_document(session, name="week1.md")
+        url = f"/sessions/{session.pk}/plan/rebuild"
+
+        self.client.post(url)
+        self.client.post(url)  # the button clicked twice, or Back and submit again
+
+        rebuilds = session.plan_versions.filter(source=PlanVersion.Source.REBUILD)
+        self.assertEqual([v.plan for v in rebuilds], [SAMPLE_PLAN])
+        page = self.client.get(f"/sessions/{session.pk}/")
+        self.assertContains(page, "Your previous plan (2 topics)")
 
 
 class UndoDeleteTopicTests(HistoryTestCase):
@@ -309,6 +373,40 @@ class DroppedTitlesTests(FakeProviderMixin, HistoryTestCase):
         self.assertIn("The plan has 55 topics (limit 60)", self.provider.requests[0].user_prompt)
 
 
+class LeftOutNoteTests(HistoryTestCase):
+    def test_a_later_fold_of_the_document_that_left_nothing_out_clears_the_note(self):
+        session = self.editing_session()
+        document = self.make_document(session, name="big.md")
+        folded = [str(document.pk)]
+        StudySession.objects.filter(pk=session.pk).update(folded_document_ids=folded)
+        first = record_version(
+            session,
+            SAMPLE_PLAN,
+            "document",
+            label="big.md",
+            dropped=["Topic 61"],
+            document_id=document.pk,
+            folded_document_ids=folded,
+        )
+        PlanVersion.objects.filter(pk=first.pk).update(
+            created_at=first.created_at - timedelta(minutes=5)
+        )
+        # Rebuilt since: the same document folded in again with nothing left out.
+        record_version(
+            session,
+            SAMPLE_PLAN,
+            "document",
+            label="big.md",
+            document_id=document.pk,
+            folded_document_ids=folded,
+        )
+
+        page = self.client.get(f"/sessions/{session.pk}/")
+
+        self.assertContains(page, "✓ in plan")
+        self.assertNotContains(page, "left out")
+
+
 class ExportTests(HistoryTestCase):
     def test_markdown_export_is_a_download_of_the_plan(self):
         session = self.editing_session(title="Calculus <I>")
@@ -319,9 +417,43 @@ class ExportTests(HistoryTestCase):
         self.assertIn('attachment; filename="calculus-i.md"', response["Content-Disposition"])
         self.assertEqual(
             response.content.decode(),
-            "# Calculus <I>\n\n## 1. Limits\n\n- Epsilon-delta definition\n- One-sided limits\n"
+            "# Calculus \\<I\\>\n\n## 1. Limits\n\n- Epsilon-delta definition\n- One-sided limits\n"
             "\n## 2. Derivatives\n\n- Product rule\n",
         )
+
+    def test_markdown_export_renders_back_to_the_plan_text_in_a_markdown_viewer(self):
+        # Unescaped, a viewer swallowed "<stdio.h>", bolded "__init__" and italicised "*args".
+        plan = [
+            {
+                "order_index": 1,
+                "title": "Files with <stdio.h>",
+                "subtopics": ["fopen() & fclose()"],
+            },
+            {"order_index": 2, "title": "__init__ and *args", "subtopics": ["[optional] `code`"]},
+            {
+                "order_index": 3,
+                "title": "Back\\slash",
+                "subtopics": ["1. Not a list", "# Nor a heading"],
+            },
+        ]
+        session = self.editing_session(plan=plan, title="C <and> Python_3")
+
+        exported = self.client.get(f"/sessions/{session.pk}/plan.md").content.decode()
+
+        tokens = MarkdownIt("commonmark").parse(exported)
+        # What a viewer shows as plain text: markup (tags, emphasis, code) is not text.
+        rendered = [
+            "".join(child.content for child in token.children if child.type == "text")
+            for token in tokens
+            if token.type == "inline"
+        ]
+        self.assertEqual(rendered[0], "C <and> Python_3")
+        self.assertEqual(
+            rendered[1:],
+            [text for t in plan for text in [f"{t['order_index']}. {t['title']}", *t["subtopics"]]],
+        )
+        kinds = [t.type for t in tokens]
+        self.assertEqual((kinds.count("heading_open"), kinds.count("list_item_open")), (4, 4))
 
     def test_the_study_view_is_read_only_and_escapes_plan_text(self):
         plan = [{"order_index": 1, "title": "<script>x</script>", "subtopics": ["a & b"]}]
@@ -333,6 +465,17 @@ class ExportTests(HistoryTestCase):
         self.assertContains(page, "a &amp; b")
         self.assertNotContains(page, "<textarea")
         self.assertNotContains(page, "<script>x")
+
+    def test_exporting_a_session_without_a_plan_is_a_404_page_or_json(self):
+        session = self.make_session()
+        url = f"/sessions/{session.pk}/plan.md"
+
+        page = self.client.get(url)
+        api = self.client.get(url, headers=JSON)
+
+        self.assertContains(page, "<html", status_code=404)
+        self.assertEqual(api.status_code, 404)
+        self.assertEqual(api.json()["error"], "This session has no plan yet.")
 
     def test_another_users_export_is_404(self):
         session = self.editing_session()
@@ -365,6 +508,38 @@ class SessionSettingsAndDownloadTests(HistoryTestCase):
         session.refresh_from_db()
         self.assertEqual((session.title, session.language), ("Calculus I", "en"))
 
+    def test_a_json_title_that_is_not_text_is_400_and_changes_nothing(self):
+        session = self.make_session()
+
+        response = self.client.post(
+            f"/sessions/{session.pk}/edit",
+            json.dumps({"title": ["Algebra"], "language": "de"}),
+            content_type="application/json",
+            headers=JSON,
+        )
+
+        self.assertEqual(response.status_code, 400)
+        session.refresh_from_db()
+        self.assertEqual((session.title, session.language), ("Calculus I", "en"))
+
+    def test_a_rename_only_writes_the_title_and_language_never_an_older_plan(self):
+        # The generation saves progress from another request meanwhile: a rename that
+        # saved every field of the session it had loaded put the older plan back.
+        session = self.make_session(draft_plan=SAMPLE_PLAN[:1])
+
+        def progress_saved_meanwhile(sender, instance, **kwargs):
+            StudySession.objects.filter(pk=instance.pk).update(draft_plan=SAMPLE_PLAN)
+
+        pre_save.connect(progress_saved_meanwhile, sender=StudySession)
+        self.addCleanup(pre_save.disconnect, progress_saved_meanwhile, sender=StudySession)
+
+        self.client.post(
+            f"/sessions/{session.pk}/edit", {"edit-title": "Algebra II", "edit-language": "de"}
+        )
+
+        session.refresh_from_db()
+        self.assertEqual((session.title, session.draft_plan), ("Algebra II", SAMPLE_PLAN))
+
     def test_the_owner_downloads_an_uploaded_file_and_others_get_404(self):
         session = self.make_session()
         upload = SimpleUploadedFile("notes.md", b"# Limits\n", content_type="text/markdown")
@@ -379,3 +554,7 @@ class SessionSettingsAndDownloadTests(HistoryTestCase):
         self.assertIn('attachment; filename="notes.md"', response["Content-Disposition"])
         self.client.force_login(self.other)
         self.assertEqual(self.client.get(url).status_code, 404)
+        # Nor through a session of their own with the owner's document id.
+        theirs = self.make_session(owner=self.other)
+        response = self.client.get(f"/sessions/{theirs.pk}/documents/{document.pk}/file")
+        self.assertEqual(response.status_code, 404)

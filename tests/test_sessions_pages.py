@@ -81,6 +81,21 @@ class SessionListTests(AppTestCase):
         self.assertEqual(response.status_code, 400)
         self.assertIn("title", response.json()["fields"])
 
+    def test_json_fields_that_are_not_text_get_400_not_their_repr_as_a_title(self):
+        for body in [
+            {"title": ["Statistics", "II"], "language": "en"},
+            {"title": 123, "language": "en"},
+            {"title": "Statistics", "language": {"code": "en"}},
+        ]:
+            with self.subTest(body=body):
+                response = self.client.post(
+                    "/sessions/", json.dumps(body), content_type="application/json", headers=JSON
+                )
+                self.assertEqual(response.status_code, 400)
+                field = next(name for name, value in body.items() if not isinstance(value, str))
+                self.assertIn("must be text", response.json()["fields"][field][0])
+        self.assertFalse(StudySession.objects.exists())
+
     def test_malformed_json_body_gets_400(self):
         for body in ["{not json", "[1, 2]", '"just a string"']:
             with self.subTest(body=body):

@@ -3,8 +3,10 @@ of it: `{% load plan_tags %}`."""
 
 from django import template
 
+from plans.builders import select_builder
 from plans.editor import topics_from_plan
 from plans.generation import FINAL_EVENTS
+from plans.quota import plan_allowance
 
 register = template.Library()
 
@@ -26,10 +28,13 @@ def plan_notes(session) -> dict:
     """What the session page says about the plan's history: the topics each folded document
     had to leave out ({document id: [titles]}), and the version a rebuild just set aside
     (for its Undo)."""
-    dropped: dict[str, list[str]] = {}
-    versions = session.plan_versions.filter(source="document").exclude(dropped=[])
+    # The newest fold of each document decides: a later one (after a rebuild) that left
+    # nothing out clears the note.
+    newest_fold: dict[str, list[str]] = {}
+    versions = session.plan_versions.filter(source="document", document_id__isnull=False)
     for document_id, titles in versions.values_list("document_id", "dropped"):
-        dropped.setdefault(str(document_id), titles)
+        newest_fold.setdefault(str(document_id), titles)
+    dropped = {document_id: titles for document_id, titles in newest_fold.items() if titles}
     newest = session.plan_versions.first()
     rebuilt = None
     if newest is not None and newest.source == "rebuild" and not session.draft_plan:
@@ -46,3 +51,10 @@ def dropped_for(dropped: dict, document_id: str) -> list[str]:
 @register.filter
 def in_list(value, values) -> bool:
     return value in values
+
+
+@register.simple_tag(takes_context=True)
+def ai_plan_allowance(context):
+    """Today's AI plan generations left for the viewer, or None when none are counted
+    (offline builder, no limit): `{% ai_plan_allowance as allowance %}`."""
+    return plan_allowance(context["request"].user, select_builder())

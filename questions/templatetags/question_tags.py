@@ -97,26 +97,27 @@ def answer_with_chips(session, answer: str, sources: list, q: str, prefix: str) 
     of the passage (matched words marked) shown on hover, focus or tap."""
     by_n = {s.get("n"): s for s in sources or []}
     stems = query_terms(q or "", session.language)
-    out, last = [], 0
+    out, last, chips = [], 0, 0
     for match in _MARKER.finditer(answer or ""):
         out.append(escape(answer[last : match.start()]))
         last = match.end()
         source = by_n.get(int(match.group(1)))
         if source is None:
             continue  # a marker that points nowhere is never shown
-        out.append(_chip(session, source, stems, q, prefix))
+        chips += 1  # the same source cited twice: two previews, each with an id of its own
+        out.append(_chip(session, source, stems, q, prefix, chips))
     out.append(escape((answer or "")[last:]))
     return mark_safe("".join(out))
 
 
-def _chip(session, source: dict, stems, q: str, prefix: str) -> SafeString:
+def _chip(session, source: dict, stems, q: str, prefix: str, occurrence: int = 1) -> SafeString:
     n = source["n"]
     where = source.get("name", "")
     if source.get("page"):
         where += f" · page {source['page']}"
     if source.get("heading"):
         where += f" · {source['heading']}"
-    preview_id = f"{prefix}-cite-{n}"
+    preview_id = f"{prefix}-cite-{n}" + (f"-{occurrence}" if occurrence > 1 else "")
     return format_html(
         '<span class="cite"><a class="cite-chip" href="{}" aria-describedby="{}"'
         ' aria-label="Source {}: {}">[{}]</a>'

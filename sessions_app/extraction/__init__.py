@@ -132,7 +132,7 @@ def extract_document(file: BinaryIO | str | Path, original_name: str) -> Extract
     if not data:
         raise ExtractionFailed(EMPTY_FILE)
 
-    if _is_pdf(data):
+    if _is_pdf(data, extension):
         _expect(extension, "a PDF", ".pdf")
         extracted = extract_pdf(data)
     elif data.startswith(_ZIP_MAGIC):
@@ -163,8 +163,11 @@ def _unsupported_extension_reason(extension: str) -> str:
     return SUPPORTED
 
 
-def _is_pdf(data: bytes) -> bool:
-    # Readers accept the header anywhere in the first 1024 bytes.
+def _is_pdf(data: bytes, extension: str = "") -> bool:
+    # Readers accept the header anywhere in the first 1024 bytes. A file named as text must
+    # start with it: notes about file formats quote "%PDF-" in their first lines.
+    if extension in _TEXT_EXTENSIONS:
+        return data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"%PDF-")
     return b"%PDF-" in data[:1024]
 
 

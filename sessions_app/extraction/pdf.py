@@ -1,4 +1,5 @@
-"""Read a PDF (pypdf): the text of every page, separated by page breaks, and its bookmarks.
+"""Read a PDF (pypdf): the text of every page, separated by page breaks, and its bookmarks
+(or, without bookmarks, the headings its layout shows: sessions_app.extraction.layout).
 
 The file is already known to be a PDF (`%PDF-` near its start); what fails here is a
 damaged, password-protected, scanned or oversized one.
@@ -13,9 +14,20 @@ from django.conf import settings
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, PyPdfError
 
-from sessions_app.extraction.results import PDF, ExtractedDocument, ExtractionFailed, clean
+from sessions_app.extraction.layout import LayoutLines, headings_from_layout
+from sessions_app.extraction.results import (
+    PDF,
+    ExtractedDocument,
+    ExtractionFailed,
+    clean,
+    join_broken_words,
+)
 
 logger = logging.getLogger(__name__)
+
+# Fewer bookmarks than this (often just the document's title) say little about its
+# structure: the headings are then found from the page layout.
+MIN_BOOKMARKS = 3
 
 PAGE_BREAK = "\f"  # Document.PAGE_BREAK
 
@@ -71,18 +83,27 @@ def extract_pdf(data: bytes) -> ExtractedDocument:
         raise ExtractionFailed(PDF_DAMAGED)
     _check_page_count(page_count)
 
+    outline = _pdf_outline(reader, page_count)
+    # Without bookmarks, the headings are read from the layout as the text is extracted.
+    layout = LayoutLines() if len(outline) < MIN_BOOKMARKS else None
     pages = []
     length = 0
+    content = _ContentBudget()
     for number, page in enumerate(reader.pages, start=1):
         try:
-            text = page.extract_text()
+            content.charge(page, number)
+            if layout is None:
+                text = page.extract_text()
+            else:
+                layout.start_page(number - 1)
+                text = page.extract_text(visitor_text=layout)
         except _PDF_READ_ERRORS as error:
             logger.info("Unreadable text on PDF page %d: %r", number, error, exc_info=True)
             raise ExtractionFailed(
                 f"Page {number} of this PDF is damaged and its text can't be read. "
                 "Export or print the document to a new PDF, then upload that."
             ) from error
-        text = clean(text)
+        text = join_broken_words(clean(text))
         pages.append(text)
         length += len(text) + 1
         if length - 1 > settings.MAX_DOCUMENT_CHARS:
@@ -94,12 +115,63 @@ def extract_pdf(data: bytes) -> ExtractedDocument:
             )
     if not any(text.strip() for text in pages):
         raise ExtractionFailed(PDF_NO_TEXT)
+    if layout is not None:
+        outline = headings_from_layout(layout.finish(), _title) or outline
     return ExtractedDocument(
         text=PAGE_BREAK.join(pages),
-        outline=_pdf_outline(reader, page_count),
+        outline=outline,
         page_count=page_count,
         content_type=PDF,
     )
+
+
+class _ContentBudget:
+    """Caps on the drawing instructions a PDF makes us parse (issue 12), whatever text they
+    yield: PDF_MAX_PAGE_CONTENT_KB per page and PDF_MAX_CONTENT_MB for the file. A stream
+    shared by many pages counts on every page (each page parses it again); it is
+    decompressed once to be measured."""
+
+    def __init__(self):
+        self.total = 0
+        self._sizes: dict[tuple[int, int], int] = {}
+
+    def charge(self, page, number: int) -> None:
+        size = sum(self._size(stream) for stream in _content_streams(page))
+        page_limit = settings.PDF_MAX_PAGE_CONTENT_KB * 1024
+        if size > page_limit:
+            raise ExtractionFailed(
+                f"Page {number} of this PDF holds {size / 1024 / 1024:,.1f} MB of drawing "
+                f"instructions; the limit is {page_limit / 1024 / 1024:,.1f} MB a page. "
+                "Print or export it to a new PDF, or split it, and upload that."
+            )
+        self.total += size
+        if self.total > settings.PDF_MAX_CONTENT_MB * 1024 * 1024:
+            raise ExtractionFailed(
+                f"This PDF holds more than {settings.PDF_MAX_CONTENT_MB:,} MB of drawing "
+                f"instructions by page {number}, more than we read in one file. Split it "
+                "into smaller files and upload them separately."
+            )
+
+    def _size(self, reference) -> int:
+        key = (reference.idnum, reference.generation) if hasattr(reference, "idnum") else None
+        if key is not None and key in self._sizes:
+            return self._sizes[key]
+        stream = reference.get_object()
+        size = len(stream.get_data()) if hasattr(stream, "get_data") else 0
+        if key is not None:
+            self._sizes[key] = size
+        return size
+
+
+def _content_streams(page) -> list:
+    """The page's /Contents: one stream or an array of them, as (indirect) references."""
+    contents = page.get("/Contents")
+    if contents is None:
+        return []
+    resolved = contents.get_object()
+    if isinstance(resolved, list):
+        return list(resolved)
+    return [contents]
 
 
 def _unlock(reader: PdfReader) -> None:
@@ -140,9 +212,13 @@ def _flatten_outline(reader: PdfReader, items: list, level: int, page_count: int
             # pypdf bounds the depth (Configuration.outline_maximum_depth).
             yield from _flatten_outline(reader, item, level + 1, page_count)
             continue
-        title = " ".join(clean(str(item.title or "")).split())
+        title = _title(str(item.title or ""))
         if not title:
             continue
         index = reader.get_destination_page_number(item)
         page = index + 1 if isinstance(index, int) and 0 <= index < page_count else None
         yield {"level": level, "title": title, "page": page}
+
+
+def _title(text: str) -> str:
+    return " ".join(clean(text).split())

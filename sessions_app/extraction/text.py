@@ -9,7 +9,12 @@ import unicodedata
 
 import charset_normalizer
 
-from sessions_app.extraction.results import ExtractedDocument, ExtractionFailed, clean
+from sessions_app.extraction.results import (
+    ExtractedDocument,
+    ExtractionFailed,
+    clean,
+    join_broken_words,
+)
 
 BLANK_TEXT = "The file is empty: it holds only spaces and blank lines."
 
@@ -99,7 +104,7 @@ def _looks_binary(text: str) -> bool:
 
 
 def extract_text(text: str, content_type: str) -> ExtractedDocument:
-    text = clean(text.removeprefix("\ufeff"))
+    text = join_broken_words(clean(text.removeprefix("\ufeff")))
     if not text.strip():
         raise ExtractionFailed(BLANK_TEXT)
     return ExtractedDocument(text=text, outline=[], page_count=None, content_type=content_type)

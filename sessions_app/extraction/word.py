@@ -53,6 +53,18 @@ _HEADING_STYLE = re.compile(r"heading ([1-9])", re.IGNORECASE)
 _TOC_STYLE = re.compile(r"toc( \d| heading)?", re.IGNORECASE)
 
 
+# `<w:p>`, `<w:p/>` or `<w:p ...`: a paragraph (not w:pPr, w:pStyle…).
+_PARAGRAPH_START = re.compile(rb"<w:p[\s/>]")
+
+
+def too_many_paragraphs() -> str:
+    return (
+        f"This Word document has more than {settings.DOCX_MAX_PARAGRAPHS:,} paragraphs and "
+        "tables, more than we read in one file. Split it into smaller files and upload them "
+        "separately."
+    )
+
+
 def guard_against_zip_bomb(archive: zipfile.ZipFile) -> None:
     """Refuse a DOCX whose parts would decompress to too much, before anything parses it.
 
@@ -79,13 +91,26 @@ def guard_against_zip_bomb(archive: zipfile.ZipFile) -> None:
                 "isn't read. Save it again from Word and upload the new file."
             )
     unpacked = 0
+    paragraphs = 0
     try:
         for member in members:
+            counting = member.filename == "word/document.xml"
+            tail = b""
             with archive.open(member) as stream:
                 while chunk := stream.read(_ZIP_READ_CHUNK):
                     unpacked += len(chunk)
                     if unpacked > limit:
                         raise too_big
+                    if counting:
+                        # Paragraph starts, before any parsing (the tail catches a tag
+                        # split between two chunks): a file of a million empty paragraphs
+                        # is refused here in a fraction of a second.
+                        joined = tail + chunk
+                        paragraphs += len(_PARAGRAPH_START.findall(joined))
+                        tail = joined[-5:]
+                        paragraphs -= len(_PARAGRAPH_START.findall(tail))
+                        if paragraphs > settings.DOCX_MAX_PARAGRAPHS:
+                            raise ExtractionFailed(too_many_paragraphs())
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as error:
         # RuntimeError: an encrypted member; NotImplementedError: an exotic compression.
         logger.info("Unreadable DOCX archive: %r", error)
@@ -99,7 +124,9 @@ def extract_docx(data: bytes) -> ExtractedDocument:
         blocks = []
         outline = []
         length = 0
-        for kind, element in _block_elements(document.element.body):
+        for count, (kind, element) in enumerate(_block_elements(document.element.body), 1):
+            if count > settings.DOCX_MAX_PARAGRAPHS:
+                raise ExtractionFailed(too_many_paragraphs())
             if kind == "table":
                 text = "\n".join(_table_rows(element))
             elif element.style in skipped_styles:
@@ -178,13 +205,32 @@ def _block_elements(container) -> Iterator[tuple[str, object]]:
 
 
 # Runs that carry text: plain, in links, tracked insertions, simple fields, smart tags and
-# content controls (python-docx's Paragraph.text reads only the first two).
-_RUNS = "w:r | w:hyperlink | w:ins/w:r | w:fldSimple/w:r | w:smartTag/w:r | w:sdt/w:sdtContent/w:r"
+# content controls (python-docx's Paragraph.text reads only the first two). Found by walking
+# the paragraph's children, not by an XPath query per paragraph: python-docx compiles one
+# on every call (~40 µs), which a file of a million empty paragraphs turns into minutes.
+_RUN = qn("w:r")
+_HYPERLINK = qn("w:hyperlink")
+_RUN_CONTAINERS = {qn("w:ins"), qn("w:fldSimple"), qn("w:smartTag")}
+_SDT = qn("w:sdt")
+_SDT_CONTENT = qn("w:sdtContent")
+
+
+def _runs(paragraph) -> Iterator:
+    """The text-carrying runs of a w:p, in document order."""
+    for child in paragraph.iterchildren():
+        if child.tag in (_RUN, _HYPERLINK):
+            yield child
+        elif child.tag in _RUN_CONTAINERS:
+            yield from child.iterchildren(_RUN)
+        elif child.tag == _SDT:
+            content = child.find(_SDT_CONTENT)
+            if content is not None:
+                yield from content.iterchildren(_RUN)
 
 
 def _paragraph_text(paragraph) -> str:
     """A w:p's text: tabs as tabs, line breaks as newlines (python-docx's run text)."""
-    return clean("".join(run.text for run in paragraph.xpath(_RUNS))).strip()
+    return clean("".join(run.text for run in _runs(paragraph))).strip()
 
 
 def _table_rows(table) -> Iterator[str]:

@@ -23,7 +23,8 @@ class OfflineBuilder:
         self, plan: Plan, document: SourceDocument, *, language: str
     ) -> AsyncIterator[FoldStep]:
         # Parsing a 300-page document takes a moment: keep it off the event loop.
-        plans = await asyncio.to_thread(lambda: list(fold_document(plan, document)))
+        dropped: list[str] = []
+        plans = await asyncio.to_thread(lambda: list(fold_document(plan, document, dropped)))
         for number, partial in enumerate(plans[:-1], start=1):
             yield FoldStep(partial, done=number / len(plans))
-        yield FoldStep(plans[-1], final=True, done=1.0)
+        yield FoldStep(plans[-1], final=True, done=1.0, dropped=tuple(dropped))

@@ -6,11 +6,11 @@ its key phrases (plans.builders.offline.keyphrases). They are merged into the cu
 time by title similarity, so the learner's topics, titles and order stay as they are.
 """
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 
 from plans.builders.base import SourceDocument
 from plans.builders.offline.keyphrases import fold_plural, key_phrases
@@ -24,22 +24,27 @@ from plans.builders.offline.structure import (
     title_line,
 )
 from plans.builders.offline.titles import DIVISION_WORDS, clip
-from plans.schema import MAX_SUBTOPICS, MAX_TOPICS, Plan, normalize_plan
+from plans.schema import MAX_SUBTOPICS, MAX_TEXT_LENGTH, MAX_TOPICS, Plan, normalize_plan
 
 # An outline (PDF bookmarks, DOCX heading styles) with fewer entries says little: one
 # bookmark is usually the document's own title; the text's headings are then read instead.
 MIN_OUTLINE_ENTRIES = 3
 MAX_KEY_PHRASES = 8
 
-# Topic titles match when their content words overlap enough (Jaccard ≥ 0.6, e.g. 4 shared
-# words of 5), when one adds a single word to the other ("Limits" / "Limits and continuity":
-# the same subject seen wider, and a plan that fragments is worse than one the learner
-# splits), or when they differ only by typos. Numbers must agree ("Week 1" ≠ "Week 2").
+# Topic titles match when they mean the same thing: the same content words ("Introduction to
+# limits" is "Limits"), enough of them shared (Jaccard ≥ 0.6, e.g. 4 of 5), one adding a
+# single word to two or more it shares ("Linear regression" / "Linear regression models"),
+# or the same words up to typos. One shared word is not enough: "Probability basics" and
+# "Probability distributions", "Functions" and "Inverse functions" are different subjects.
+# Numbers must agree ("Week 1" ≠ "Week 2").
 TOPIC_MATCH = 0.6
 CONTAINED_SCORE = 0.6
+MIN_SHARED_TO_CONTAIN = 2
 # Subtopics are deduplicated more strictly: "One-sided limits" and "Limits" both stay.
 SUBTOPIC_MATCH = 0.8
-TYPO_RATIO = 0.8
+# A typo is one edit (a letter added, left out, changed, or two swapped) in a word of at
+# least 5 letters: "Fourier"/"Fourrier", never "asn1Coding"/"asn1Decoding".
+TYPO_MIN_LENGTH = 5
 
 _WHITESPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
@@ -70,28 +75,96 @@ _BROAD_WORDS_TEXT = """introduction intro overview basics basic fundamentals rev
 _BROAD_WORDS = frozenset(_plain(word) for word in _BROAD_WORDS_TEXT.split())
 
 
-def fold_document(plan: Plan, document: SourceDocument) -> Iterator[Plan]:
+def fold_document(
+    plan: Plan, document: SourceDocument, dropped: list[str] | None = None
+) -> Iterator[Plan]:
     """Merge `document`'s topics into `plan`, yielding the plan after each topic merged.
 
     The last yielded plan is the result; at least one plan is yielded, and a plan is only
     yielded when it differs from the previous one. Every yielded plan is valid and already
     normalised (normalize_plan returns it unchanged); the input plan is never mutated.
     Deterministic: the same input gives the same output.
+
+    Nothing is cut silently (SPEC §5): a topic with more sections than a topic may hold
+    has them grouped, a topic that no longer fits in a full plan joins the closest topic
+    with room as a subtopic, and whatever still can't be placed is appended to `dropped`.
     """
     merger = _PlanMerger(normalize_plan(plan))
     changed_at_all = False
-    for topic in document_topics(document):
+    for topic in itertools.chain.from_iterable(map(_fitting, document_topics(document))):
         if merger.add(topic):
             changed_at_all = True
             yield merger.plan()
     if not changed_at_all:
         yield merger.plan()
+    if dropped is not None:
+        dropped.extend(merger.dropped)
+
+
+SUBTOPIC_SEPARATOR = "; "
+
+
+def _fitting(topic: DocumentTopic) -> list[DocumentTopic]:
+    """The topic with its subtopics grouped to fit; if even groups don't, it is split into
+    parts ("Commands", "Commands (part 2)") that each fit."""
+    subtopics = group_subtopics(topic.subtopics)
+    if len(subtopics) <= MAX_SUBTOPICS:
+        return [DocumentTopic(topic.title, subtopics)]
+    return [
+        DocumentTopic(
+            topic.title if start == 0 else f"{topic.title} (part {start // MAX_SUBTOPICS + 1})",
+            subtopics[start : start + MAX_SUBTOPICS],
+        )
+        for start in range(0, len(subtopics), MAX_SUBTOPICS)
+    ]
+
+
+def group_subtopics(subtopics: list[str], limit: int = MAX_SUBTOPICS) -> list[str]:
+    """At most `limit` subtopics: neighbours grouped into one ("Boxes; Boxplot") when
+    there are more, so a huge chapter keeps every section's name. A group that would pass
+    the length of a title is not formed; what then doesn't fit is left for the caller to
+    report (the list comes back longer than `limit`)."""
+    titles = [clip(_WHITESPACE.sub(" ", title).strip()) for title in subtopics]
+    titles = [title for title in titles if title]
+    if len(titles) <= limit:
+        return titles
+    size = -(-len(titles) // limit)
+    while size <= len(titles):
+        groups = [
+            SUBTOPIC_SEPARATOR.join(titles[start : start + size])
+            for start in range(0, len(titles), size)
+        ]
+        if all(len(group) <= MAX_TEXT_LENGTH for group in groups):
+            return groups
+        # Long titles: group fewer where they are long, more where they are short.
+        packed = _pack(titles, limit)
+        if packed is not None:
+            return packed
+        size += 1
+    return titles
+
+
+def _pack(titles: list[str], limit: int) -> list[str] | None:
+    """Neighbours packed greedily into groups of at most MAX_TEXT_LENGTH characters, if
+    that makes `limit` groups or fewer."""
+    groups: list[str] = []
+    for title in titles:
+        if groups and len(groups[-1]) + len(SUBTOPIC_SEPARATOR) + len(title) <= MAX_TEXT_LENGTH:
+            groups[-1] += SUBTOPIC_SEPARATOR + title
+        else:
+            groups.append(title)
+    return groups if len(groups) <= limit else None
 
 
 def document_topics(document: SourceDocument) -> list[DocumentTopic]:
     """The topics one document contributes, in the document's order, before merging."""
     text = readable_text(document.text)
-    outline = outline_headings(document.outline)
+    entries = document.outline
+    if text.slides and any(isinstance(e, dict) and e.get("source") == "layout" for e in entries):
+        # Headings read from a slide deck's layout are its slide titles, in a type size
+        # the body text doesn't set apart well; the slides themselves say more (below).
+        entries = []
+    outline = outline_headings(entries)
     topics = arrange(outline) if len(outline) >= MIN_OUTLINE_ENTRIES else []
     if not topics:
         topics = arrange(text_headings(text)) or arrange(outline)
@@ -168,7 +241,7 @@ def _similarity(a: _Key, b: _Key) -> float:
     shared = len(a.words & b.words)
     score = shared / len(a.words | b.words)
     smaller, larger = sorted((len(a.words), len(b.words)))
-    if shared == smaller and larger - smaller <= 1:
+    if shared == smaller >= MIN_SHARED_TO_CONTAIN and larger - smaller <= 1:
         score = max(score, CONTAINED_SCORE)
     if score < 1 and len(a.words) == len(b.words) and _differ_by_typos(a.words, b.words):
         score = max(score, 0.9)
@@ -176,22 +249,31 @@ def _similarity(a: _Key, b: _Key) -> float:
 
 
 def _differ_by_typos(a: frozenset[str], b: frozenset[str]) -> bool:
-    """Each word only one side has is a near spelling of one only the other side has."""
+    """Each word only one side has is a typo of one only the other side has."""
     others = sorted(b - a)
     for word in sorted(a - b):
-        match = next(
-            (
-                other
-                for other in others
-                if min(len(word), len(other)) >= 5
-                and SequenceMatcher(None, word, other).ratio() >= TYPO_RATIO
-            ),
-            None,
-        )
+        match = next((other for other in others if _one_typo_apart(word, other)), None)
         if match is None:
             return False
         others.remove(match)
     return True
+
+
+def _one_typo_apart(a: str, b: str) -> bool:
+    """One letter added, left out, changed, or two neighbours swapped; not in numbers."""
+    if min(len(a), len(b)) < TYPO_MIN_LENGTH or abs(len(a) - len(b)) > 1:
+        return False
+    if any(ch.isdigit() for ch in a + b):  # "asn1", "x86", "utf8": names, not words
+        return False
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    a, b = a[start:], b[start:]
+    if start == 0:  # a typo at a word's first letter is rare; "Boxes" and "Foxes" differ
+        return False
+    if len(a) == len(b):
+        return a[1:] == b[1:] or (len(a) >= 2 and a[0] == b[1] and a[1] == b[0] and a[2:] == b[2:])
+    return a[1:] == b or b[1:] == a
 
 
 # --- merging into the plan ------------------------------------------------------------
@@ -204,6 +286,7 @@ class _Topic:
     subtopics: list[str]
     subtopic_keys: list[_Key]
     before_document: bool  # in the plan before this document: the learner's or earlier ones
+    earlier_subtopics: int = 0  # how many of the subtopics were there before this document
 
 
 class _PlanMerger:
@@ -216,10 +299,12 @@ class _PlanMerger:
         self.by_subtopic_key: dict[str, _Topic] = {}
         for topic in self.topics:
             topic.subtopic_keys = [_key(sub) for sub in topic.subtopics]
+            topic.earlier_subtopics = len(topic.subtopics)
             self.by_key.setdefault(topic.key.text, topic)
             for key in topic.subtopic_keys:
                 self.by_subtopic_key.setdefault(key.text, topic)
         self.last_touched: _Topic | None = None
+        self.dropped: list[str] = []  # titles that could not be placed within the bounds
 
     def plan(self) -> Plan:
         return [
@@ -244,7 +329,11 @@ class _PlanMerger:
         changed = False
         if target is not None:
             self.by_key.setdefault(key.text, target)
-            if not key.words <= target.key.words:  # narrower or different: keep its name
+            same = key.words <= target.key.words or (
+                len(key.words) == len(target.key.words)
+                and _differ_by_typos(key.words, target.key.words)
+            )
+            if not same:  # narrower or different: keep its name
                 changed |= self._add_subtopic(target, title)
         elif len(self.topics) < MAX_TOPICS:
             target = _Topic(title, key, [], [], before_document=False)
@@ -253,14 +342,19 @@ class _PlanMerger:
             changed = True
         else:
             # The plan is full: the topic becomes a subtopic of the closest topic with room,
-            # else of the one this document last added to; failing both it is left out.
+            # else of the one this document last added to, and its own subtopics follow it
+            # there while there is room; what doesn't fit is reported as dropped.
             target = self._most_similar(key, 1e-9, with_room=True)
             if target is None and self.last_touched is not None:
                 target = self.last_touched
             if target is None:
+                self.dropped.extend([title, *incoming.subtopics])
                 return False
             self.last_touched = target
-            return self._add_subtopic(target, title)
+            changed = self._add_subtopic(target, title)
+            for subtopic in incoming.subtopics:
+                changed |= self._add_subtopic(target, subtopic)
+            return changed
         for subtopic in incoming.subtopics:
             changed |= self._add_subtopic(target, subtopic)
         self.last_touched = target
@@ -282,12 +376,21 @@ class _PlanMerger:
 
     def _add_subtopic(self, topic: _Topic, text: str) -> bool:
         text = clip(_WHITESPACE.sub(" ", text).strip())
-        if not text or len(topic.subtopics) >= MAX_SUBTOPICS:
+        if not text:
             return False
         key = _key(text)
         if key.text == topic.key.text:
             return False
-        if any(_similarity(key, other) >= SUBTOPIC_MATCH for other in topic.subtopic_keys):
+        # Like topics, the document's own subtopics stay apart unless identical ("Boxes"
+        # and "Foxes", "Xerrorbars" and "Yerrorbars"); similar ones merge with earlier ones.
+        earlier = topic.subtopic_keys[: topic.earlier_subtopics]
+        own = topic.subtopic_keys[topic.earlier_subtopics :]
+        if any(key.text == other.text for other in own) or any(
+            _similarity(key, other) >= SUBTOPIC_MATCH for other in earlier
+        ):
+            return False
+        if len(topic.subtopics) >= MAX_SUBTOPICS:
+            self.dropped.append(text)
             return False
         topic.subtopics.append(text)
         topic.subtopic_keys.append(key)

@@ -15,6 +15,7 @@ from plans.builders.offline.titles import (
     CONTAINER_WORDS,
     DIVISION_WORDS,
     KEYWORD_LINE,
+    LABEL,
     PART_WORDS,
     clean_title,
     has_letters,
@@ -23,7 +24,7 @@ from plans.builders.offline.titles import (
     looks_like_code,
     reads_like_title,
 )
-from plans.schema import MAX_TEXT_LENGTH
+from plans.schema import MAX_TEXT_LENGTH, MAX_TOPICS
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Heading:
     rank: float  # smaller is higher: 0 a part, 1 a chapter or "#", 2 a "##" or a lecture …
     title: str
     line: int  # position in the document, to interleave headings found by different rules
+    numbered: bool = False  # "2 Title", "2. Title": a chapter (or section), never a part
 
 
 # --- lines that are headings ----------------------------------------------------------
@@ -73,24 +75,99 @@ def text_headings(text: ReadableText) -> list[Heading]:
     markdown = [] if text.paged else _markdown_headings(text)
     if len(markdown) >= 2:
         return markdown
-    numbered = _numbered_headings(text)
+    numbered = _without_toc_entries(_numbered_headings(text))
     if not numbered:
         return markdown
     # A lone "# Title" sits above the numbered headings.
     return sorted([Heading(-1, h.title, h.line) for h in markdown] + numbered, key=lambda h: h.line)
 
 
+_PAGE_NUMBER_END = re.compile(r"(?<=\D)\s+\d{1,4}$")
+
+
+def _toc_block(lines: list[str]) -> set[int]:
+    """Lines of a table of contents printed amid other text (a paper's first page): runs
+    of three or more lines that each end in a page number, with or without leaders."""
+    ends = [bool(line) and bool(_PAGE_NUMBER_END.search(line.rstrip(" ."))) for line in lines]
+    block: set[int] = set()
+    run: list[int] = []
+    for i, (line, ends_in_number) in enumerate([*zip(lines, ends, strict=True), ("", False)]):
+        if ends_in_number:
+            run.append(i)
+        elif line or i == len(lines):  # blank lines don't break a run
+            if len(run) >= 3:
+                block.update(run)
+            run = []
+    return block
+
+
+def _without_toc_entries(headings: list[Heading]) -> list[Heading]:
+    """A table of contents repeats the headings with their page numbers ("Related work 3"
+    before "Related work"): such entries are left out."""
+    titles = {h.title.casefold() for h in headings}
+    return [
+        h
+        for h in headings
+        if not (
+            (match := _PAGE_NUMBER_END.search(h.title))
+            and h.title[: match.start()].casefold() in titles
+        )
+    ]
+
+
 def outline_headings(outline: list[dict]) -> list[Heading]:
+    entries = [
+        (position, entry)
+        for position, entry in enumerate(outline or [])
+        if isinstance(entry, dict) and isinstance(entry.get("title"), str)
+    ]
+    labelled = _sequence_labels(entries)
     headings = []
-    for position, entry in enumerate(outline or []):
-        if not isinstance(entry, dict) or not isinstance(entry.get("title"), str):
-            continue
+    for position, entry in entries:
         level = entry.get("level")
-        title = clean_title(entry["title"])
+        raw = " ".join(entry["title"].split())
+        match = LABEL.match(raw)
+        numbered = bool(match and match.group("label")[0].isdigit())
+        if match and position in labelled:
+            raw = raw[match.end() :]
+        title = clean_title(raw)
         if has_letters(title):
             rank = level if isinstance(level, int) and not isinstance(level, bool) else 1
-            headings.append(Heading(rank, title, position))
+            headings.append(Heading(rank, title, position, numbered))
     return headings
+
+
+def _sequence_labels(entries: list[tuple[int, dict]]) -> set[int]:
+    """Positions of the entries whose leading "A", "B", "III" or "Appendix C" is a label.
+
+    A letter or numeral in front of a title is a label when the entries of the same level
+    count with it ("A A sample session", "B Invoking R"; "I Gnuplot", "II Plotting
+    styles") or a word says so ("Appendix C", "Part II"); "A Complete Example" alone keeps
+    its "A".
+    """
+    found: dict[object, list[tuple[int, int, int]]] = {}  # level → (position, letter, roman)
+    explicit = set()
+    for position, entry in entries:
+        match = LABEL.match(" ".join(entry["title"].split()))
+        if not match or match.group("label")[0].isdigit():
+            continue
+        label = match.group("label")
+        if match.start("label") > 0:  # "Appendix C", "Part II"
+            explicit.add(position)
+        letter = ord(label) - ord("A") + 1 if len(label) == 1 else 0
+        found.setdefault(entry.get("level"), []).append(
+            (position, letter, _roman_value(label) or 0)
+        )
+    labelled = set(explicit)
+    for items in found.values():
+        letters = {letter for _, letter, _ in items if letter}
+        romans = {roman for _, _, roman in items if roman}
+        for position, letter, roman in items:
+            if (letter and (letter - 1 in letters or letter + 1 in letters)) or (
+                roman and (roman - 1 in romans or roman + 1 in romans)
+            ):
+                labelled.add(position)
+    return labelled
 
 
 def _markdown_headings(text: ReadableText) -> list[Heading]:
@@ -165,14 +242,15 @@ def _numbered_headings(text: ReadableText) -> list[Heading]:
     headings: list[Heading] = []
     used_as_title = -1
 
-    def accept(rank: float, title: str, line: int) -> None:
-        headings.append(Heading(rank, title, line))
+    def accept(rank: float, title: str, line: int, numbered: bool = False) -> None:
+        headings.append(Heading(rank, title, line, numbered))
         for sequence_rank, sequence in lower_ranks:
             if sequence_rank > rank:
                 sequence.reset()
 
+    toc_lines = _toc_block(lines)
     for i, line in enumerate(lines):
-        if not line or i == used_as_title or text.page_of[i] in toc:
+        if not line or i == used_as_title or text.page_of[i] in toc or i in toc_lines:
             continue
         if not text.paged and _indent(line) >= 4:
             continue
@@ -185,7 +263,8 @@ def _numbered_headings(text: ReadableText) -> list[Heading]:
             match := KEYWORD_LINE.match(stripped)
         ):
             keyword = match.group("word").casefold()
-            if keyword not in DIVISION_WORDS:
+            # "section 4.9." in lower case at a line's start is a sentence going on.
+            if keyword not in DIVISION_WORDS or match.group("word")[0].islower():
                 continue
             number = match.group("number")
             if not number[0].isdigit() and not (
@@ -227,9 +306,9 @@ def _numbered_headings(text: ReadableText) -> list[Heading]:
             if len(parts) == 1:
                 style = "dot" if match.group("dot") else "plain"
                 if arabic.accepts(int(parts[0]), style, title, i):
-                    accept(3, title, i)
+                    accept(3, title, i, numbered=True)
             else:
-                accept(2 + len(parts), title, i)
+                accept(2 + len(parts), title, i, numbered=True)
         elif first in "IVXLCDM" and (match := _ROMAN_NUMBERED.match(stripped)):
             title = _list_title(match.group("rest"))
             value = _roman_value(match.group("number"))
@@ -368,12 +447,16 @@ def arrange(headings: list[Heading]) -> list[DocumentTopic]:
     # plain sections it is the topic — a lecture's "Derivatives" over "Product rule" and
     # "Chain rule" — and they are its subtopics.
     lone_top = count[ranks[0]] == 1 and headings[0].rank == ranks[0] and len(ranks) > 1
-    if lone_top and (ranks[0] < 1 or len(ranks) > 2 or count[ranks[1]] >= MANY_SECTIONS):
+    # Not when its sections are more than a plan's topics: then it holds them together.
+    if (
+        lone_top
+        and (ranks[0] < 1 or len(ranks) > 2 or count[ranks[1]] >= MANY_SECTIONS)
+        and count[ranks[1]] <= MAX_TOPICS
+    ):
         headings, ranks = headings[1:], ranks[1:]
-    # A few parts over many chapters: the chapters make the better topics.
-    parts = count[ranks[0]]
-    if len(ranks) > 1 and 2 <= parts <= 3 and count[ranks[1]] >= max(MANY_SECTIONS, 3 * parts):
-        headings = [h for h in headings if h.rank != ranks[0]]
+    # A few parts or books over many chapters: the chapters make the better topics.
+    if len(ranks) > 1 and _are_parts(headings, ranks[0], ranks[1]):
+        headings = _descend(headings, ranks[0], ranks[1])
         ranks = ranks[1:]
     topic_rank = ranks[0]
     topics: list[DocumentTopic] = []
@@ -400,6 +483,49 @@ def arrange(headings: list[Heading]) -> list[DocumentTopic]:
             section.append(heading)
     close_section()
     return topics
+
+
+MAX_PARTS = 8
+CHAPTERS_IN_A_PART = 10
+
+
+def _children(headings: list[Heading], top: float, below: float) -> list[int]:
+    """How many `below` headings each `top` heading has, in order."""
+    counts: list[int] = []
+    for heading in headings:
+        if heading.rank == top:
+            counts.append(0)
+        elif heading.rank == below and counts:
+            counts[-1] += 1
+    return counts
+
+
+def _are_parts(headings: list[Heading], top: float, below: float) -> bool:
+    """Whether the top headings are parts or books: a handful, not numbered as chapters,
+    holding many chapters between them (dozens in one at least) — and their chapters fit
+    in a plan. Numbered chapters are never flattened away, however many sections they
+    hold ("1. Introduction", "2. Unified system" over 17 sections stay the topics)."""
+    tops = [h for h in headings if h.rank == top]
+    if not 2 <= len(tops) <= MAX_PARTS or any(h.numbered for h in tops):
+        return False
+    children = _children(headings, top, below)
+    chapters = sum(children)
+    topics = chapters + children.count(0)
+    return (
+        chapters >= 3 * len(tops) and max(children) >= CHAPTERS_IN_A_PART and topics <= MAX_TOPICS
+    )
+
+
+def _descend(headings: list[Heading], top: float, below: float) -> list[Heading]:
+    """The parts' chapters as the topics; a part without chapters stays, as a chapter."""
+    children = iter(_children(headings, top, below))
+    kept = []
+    for heading in headings:
+        if heading.rank != top:
+            kept.append(heading)
+        elif next(children) == 0:
+            kept.append(Heading(below, heading.title, heading.line, heading.numbered))
+    return kept
 
 
 def _without_junk(headings: list[Heading]) -> list[Heading]:

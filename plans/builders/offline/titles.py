@@ -64,21 +64,58 @@ _CODE = re.compile(
     r"var|let|const|public|private|static|void|int|#include|#define)\b.*[(:=;]\s*$"
 )
 
-# Headings of what isn't study material; they are dropped with everything under them.
+# Headings of what isn't study material — front and back matter, the closing slides — are
+# dropped with everything under them. They stay in the document, for questions.
 _NOT_STUDY_MATERIAL = {
+    # English
     "contents", "table of contents", "toc", "index", "bibliography", "references",
     "reference list", "works cited", "further reading", "acknowledgements", "acknowledgments",
-    "list of figures", "list of tables", "about the author", "about the authors", "copyright",
+    "acknowledgement", "acknowledgment", "list of figures", "list of tables",
+    "about the author", "about the authors", "copyright", "copyrights", "copyright notice",
     "cover", "title page", "preface", "foreword", "dedication", "questions", "any questions",
-    "thank you", "thanks", "q&a", "q & a", "agenda", "outline",
+    "thank you", "thanks", "q&a", "q & a", "agenda", "outline", "author", "authors",
+    "contributors", "contributor", "credits", "licence", "license", "licences", "licenses",
+    "copying", "copying information", "copying conditions", "gnu licenses", "gnu licences",
+    "changelog", "change log", "changes", "release notes", "revision history", "older news",
+    "document history", "version history", "news", "see also", "colophon",
+    # German
     "inhalt", "inhaltsverzeichnis", "literatur", "literaturverzeichnis", "quellen",
     "quellenverzeichnis", "danksagung", "abbildungsverzeichnis", "tabellenverzeichnis",
-    "stichwortverzeichnis", "vorwort", "fragen", "vielen dank", "gliederung",
+    "stichwortverzeichnis", "sachverzeichnis", "register", "vorwort", "fragen",
+    "vielen dank", "gliederung", "autor", "autoren", "mitwirkende", "lizenz", "lizenzen",
+    "änderungen", "versionshinweise", "siehe auch", "impressum",
+    # French
     "sommaire", "table des matières", "bibliographie", "références", "remerciements",
-    "préface", "avant-propos", "merci", "plan du cours",
+    "préface", "avant-propos", "merci", "plan du cours", "index alphabétique", "auteur",
+    "auteurs", "contributeurs", "notes de version", "voir aussi",
+    # Spanish, Portuguese, Italian
     "índice", "indice", "bibliografía", "referencias", "agradecimientos", "contenido",
-    "contenidos", "prólogo", "prefacio", "gracias", "preguntas",
+    "contenidos", "prólogo", "prefacio", "gracias", "preguntas", "autores", "colaboradores",
+    "licencia", "licencias", "notas de la versión", "véase también", "índice alfabético",
+    "referências", "bibliografia", "agradecimentos", "sumário", "licença", "prefácio",
+    "riferimenti", "ringraziamenti", "licenza", "sommario", "prefazione",
 }  # fmt: skip
+# "Function and variable index", "Concept Index", "Index of commands", "GNU Free
+# Documentation License", "GNU General Public License", "Copying information"…
+_BACK_MATTER = re.compile(
+    r"(?:(?:function|functions|variable|variables|concept|concepts|data|subject|general|"
+    r"command|commands|program|programs|option|options|keyword|keywords|name|names|type|"
+    r"types|symbol|symbols|macro|macros|author|method|methods|class|classes|api|"
+    r"alphabetical|and|&|,)\s*){1,5}(?:index|indexes|indices)"
+    r"|(?:general\s+|alphabetical\s+)?index\s+of\s+[\w\s&,-]{1,60}"
+    r"|(?:the\s+)?(?:gnu\s+)?(?:(?:lesser|library|affero)\s+)?(?:general\s+public|free\s+"
+    r"documentation)\s+licen[cs]e(?:\s+\(?[\w.\s]{0,20}\)?)?"
+    r"|(?:gnu|bsd|mit|apache|software|documentation|open\s+publication)\s+licen[cs]es?"
+    r"|licen[cs]es?\s+(?:and|&)\s+copyright|copying\s+(?:and|&)\s+licen[cs]e"
+    r"|(?:authors?|contributors)\s+(?:and|&)\s+(?:contributors|acknowledge?ments|credits)"
+    r"|(?:bibliography|references)\s+(?:and|&)\s+further\s+reading",
+    re.IGNORECASE,
+)
+# An appendix or part label in front of a title: "A", "B", "III", "Appendix C", "Part II".
+LABEL = re.compile(
+    r"^(?:(?i:appendix|appendices|part|book|anhang|teil|annexe|partie|apéndice|anexo|parte)"
+    r"\s+)?(?P<label>[A-Z]|[IVXLC]{1,7}|\d{1,3}(?:\.\d{1,3})*)[.:)]?\s+(?=\S)"
+)
 
 # --- titles ---------------------------------------------------------------------------
 
@@ -88,11 +125,19 @@ _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_EMPHASIS = re.compile(
     r"(\*\*|\*|~~|`)(?=\S)(.+?)(?<=\S)\1|(?<!\w)(__|_)(?=\S)(.+?)(?<=\S)\3(?!\w)"
 )
-_HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+# Markup in a heading: inline formatting tags, and any tag with an attribute
+# (<a id="x"></a>). A bare <canvas> or List<T> is what the heading is about: kept.
+_HTML_TAG = re.compile(
+    r"</?(?:a|abbr|b|big|br|cite|code|del|dfn|em|font|i|img|ins|kbd|mark|q|s|samp|small|span"
+    r"|strike|strong|sub|sup|tt|u|var|wbr)\b[^>]*>"
+    r"|<[A-Za-z][\w-]*\s+[\w:-]+\s*=[^>]*>",
+    re.IGNORECASE,
+)
 _ATTRIBUTES = re.compile(r"\s*\{[#.][^}]*\}\s*$")
 _LEADERS = re.compile(r"\s*(?:[.·…_]\s*){3,}\d*$")
 _NUMBER_PREFIX = re.compile(
     r"^(?:\d{1,3}(?:\.\d{1,3})+\.?\)?|\d{1,3}(?:[.)]|(?P<bare>))|[IVXLCDM]{1,7}\."
+    r"|[A-Z](?:\.\d{1,3})+\.?"  # an appendix's sections: "A.1 Configuration file"
     r"|[A-Z][.)](?=\s+[A-Z]))\s+(?=\S)"
 )
 _CONTINUED = re.compile(
@@ -168,4 +213,10 @@ def looks_like_code(line: str) -> bool:
 
 
 def is_junk(title: str) -> bool:
-    return title.casefold().rstrip("?!.: ") in _NOT_STUDY_MATERIAL
+    """Front or back matter, not study material: "Index", "A Copying Information", "GNU
+    Free Documentation License", "3. Contributors", "AUTHORS"."""
+    for text in (title, LABEL.sub("", title, count=1)):
+        folded = " ".join(text.casefold().split()).rstrip("?!.: ")
+        if folded in _NOT_STUDY_MATERIAL or _BACK_MATTER.fullmatch(folded):
+            return True
+    return False
