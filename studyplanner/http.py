@@ -95,8 +95,6 @@ def request_data(request, text_fields: tuple[str, ...] = ()):
         raise BadJSON(_too_deep()) from None
     except (ValueError, UnicodeDecodeError) as error:
         raise BadJSON(f"The request body is not valid JSON ({error}).") from None
-    except RecursionError:  # nested deeper than the parser goes: "[[[[…"
-        raise BadJSON("The request body is not valid JSON (nested too deeply).") from None
     if not isinstance(data, dict):
         raise BadJSON("The request body must be a JSON object.")
     _check_json(data)

@@ -305,9 +305,18 @@ class ControlCharacterTests(AskTestCase):
         super().setUp()
         self.client.force_login(self.owner)
 
-    def test_a_question_with_a_nul_character_is_answered_not_a_500(self):
+    def test_a_json_question_with_a_nul_character_is_400_naming_the_field(self):
+        # JSON bodies with a NUL are refused at the entrance (studyplanner.http.request_data).
         response = self.client.post(
             self.url, {"question": "inode\x00 table?"}, content_type="application/json"
+        )
+        self.assertEqual(response.status_code, 400, response.content)
+        self.assertIn("question", response.json()["fields"])
+        self.assertFalse(Question.objects.exists())
+
+    def test_a_form_question_with_a_nul_character_is_answered_without_it(self):
+        response = self.client.post(
+            self.url, {"question": "inode\x00 table?"}, headers={"Accept": "application/json"}
         )
         self.assertEqual(response.status_code, 200, response.content)
         self.assertEqual(Question.objects.get().text, "inode table?")

@@ -87,18 +87,24 @@ class JsonEditorTests(EditorTestCase):
         response = self.client.post(self.url, body, content_type="application/json", headers=JSON)
 
         self.assertEqual(response.status_code, 400)
-        self.assertIn("not valid JSON", response.json()["error"])
+        self.assertIn("nests deeper", response.json()["error"])
         self.assertEqual(self.saved_plan(), SAMPLE_PLAN)
 
     def test_control_characters_in_titles_are_removed_not_stored(self):
-        # PostgreSQL refuses a NUL in jsonb: stored as is, it was a 500 there.
         response = self.post_json(
-            {"plan": [{"title": "Ser\x00ies\x07", "subtopics": ["Ratio\x00 test"]}]}
+            {"plan": [{"title": "Ser\x01ies\x07", "subtopics": ["Ratio\x1b test"]}]}
         )
 
         self.assertEqual(response.status_code, 200, response.content)
         expected = [{"order_index": 1, "title": "Series", "subtopics": ["Ratio test"]}]
         self.assertEqual(self.saved_plan(), expected)
+
+    def test_a_nul_in_a_json_plan_is_400_and_the_plan_stays(self):
+        # PostgreSQL refuses a NUL in jsonb: stored as is, it was a 500 there.
+        response = self.post_json({"plan": [{"title": "Ser\x00ies", "subtopics": []}]})
+
+        self.assertEqual(response.status_code, 400, response.content)
+        self.assertEqual(self.saved_plan(), SAMPLE_PLAN)
 
     def test_editing_before_the_plan_exists_is_409(self):
         StudySession.objects.filter(pk=self.session.pk).update(status=StudySession.Status.UPLOADING)

@@ -93,7 +93,7 @@ class SessionListTests(AppTestCase):
                 )
                 self.assertEqual(response.status_code, 400)
                 field = next(name for name, value in body.items() if not isinstance(value, str))
-                self.assertIn("must be text", response.json()["fields"][field][0])
+                self.assertIn("must be text", response.json()["fields"][field][0].lower())
         self.assertFalse(StudySession.objects.exists())
 
     def test_malformed_json_body_gets_400(self):
