@@ -423,9 +423,13 @@ class Bench:
         return usage
 
     def worker_counters(self, pids: list[int]) -> dict:
-        """SIGUSR1 makes each worker write its counters (studyplanner/counters.py)."""
+        """SIGUSR1 makes each worker write its counters (studyplanner/counters.py). Only a
+        process that catches SIGUSR1 is asked (for any other it would be fatal)."""
         totals = {"statements": 0, "hops": 0}
         for pid in pids:
+            if not catches_sigusr1(pid, within=10):
+                print(f"  (process {pid} doesn't count: skipped)")
+                continue
             self.counters_file.unlink(missing_ok=True)
             os.kill(pid, signal.SIGUSR1)
             deadline = time.monotonic() + 5
@@ -560,6 +564,21 @@ def parse_config(text: str) -> tuple[str, dict]:
     name, _, assignments = text.partition(":")
     env = dict(a.split("=", 1) for a in assignments.split(",") if a)
     return name, env
+
+
+def catches_sigusr1(pid: int, within: float) -> bool:
+    """Whether the process has a SIGUSR1 handler (SigCgt in /proc), waiting up to `within`
+    seconds for a worker that is still starting."""
+    deadline = time.monotonic() + within
+    while True:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigCgt:") and int(line.split()[1], 16) & (
+                1 << (signal.SIGUSR1 - 1)
+            ):
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)  # polling a starting worker, with a deadline
 
 
 def free_port() -> int:
