@@ -324,7 +324,7 @@ class _AnswerReader:
     and can wait for a due time without cancelling a read. The task closes the stream."""
 
     def __init__(self, stream, live: LivePreview):
-        self.text = ""
+        self._parts: list[str] = []  # the answer so far (joined when asked for)
         self.due = 0.0  # no preview before this time.monotonic()
         self._stream, self._live = stream, live
         self._end: BaseException | None = None  # what the stream raised, or its end
@@ -334,7 +334,7 @@ class _AnswerReader:
     async def _read(self) -> None:
         try:
             async for piece in self._stream:
-                self.text += piece
+                self._parts.append(piece)
                 was_dirty = self._live.dirty
                 self._live.feed(piece)
                 # Wake the builder when a preview is due, or when one becomes pending (so
@@ -347,6 +347,13 @@ class _AnswerReader:
         finally:
             self._wake()
             await self._stream.aclose()
+
+    @property
+    def text(self) -> str:
+        """The answer so far."""
+        if len(self._parts) > 1:
+            self._parts[:] = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
