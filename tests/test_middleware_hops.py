@@ -57,8 +57,20 @@ class AsyncRequestHopTests(AppTestCase):
 
         self.assertEqual(response.status_code, 200)
         self.assertEqual(middleware_hooks(hops), [])
-        # What is left: request_started, the view's database work, closing the response.
-        self.assertLessEqual(len(hops), 6, hops)
+        # What is left: request_started, the session and the user (one block), the study
+        # session, the view's block, closing the response.
+        self.assertLessEqual(len(hops), 5, [getattr(f, "__qualname__", "?") for f in hops])
+
+    async def test_the_session_and_the_user_are_read_in_one_block(self):
+        await self.async_client.aforce_login(self.owner)
+
+        with counting_hops() as hops:
+            response = await self.async_client.get(f"/sessions/{self.session.pk}/plan-status")
+
+        self.assertEqual(response.status_code, 200)
+        read = [getattr(func, "__qualname__", "") for func in hops]
+        self.assertNotIn("SessionBase.aget", read)  # Django's own auser: session, then user
+        self.assertEqual(read.count("QuerySet.get"), 1, read)  # the study session only
 
     async def test_an_async_post_checks_its_csrf_token_on_the_loop(self):
         client = AsyncClient(enforce_csrf_checks=True)
