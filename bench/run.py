@@ -14,7 +14,8 @@ in processes of their own, and drives the load with an aiohttp client. It report
 - relay: a topic completed upstream → the `progress` event showing it, p50/p95;
 - overhead: a 10-document session, end to end against the sum of its upstream calls;
 - concurrency: N simultaneous 3-document generations against a lone one (p95 ratio), with
-  the peak of open database connections and the worker's peak memory;
+  the peak of open database connections and the worker's peak memory.
+
 - remote-watch: generations on the worker, each watched (`?attach=1`) from a SECOND uvicorn
   worker on the same database: the delay of each `document_processed` and final event on
   the second worker after the first one's, p50/p95 (SPEC §13: within 1 s).
@@ -29,6 +30,8 @@ import json
 import math
 import os
 import secrets
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -115,11 +118,15 @@ class Bench:
         assert self.fake.stdout.readline().strip() == "ok"
         return [json.loads(line) for line in path.read_text().splitlines()]
 
-    def start_server(self) -> None:
-        self.port = self.args.port
-        self.server = self.start_uvicorn(self.port)
-
-    def start_uvicorn(self, port: int) -> subprocess.Popen:
+    def start_server(self, extra_env: dict | None = None) -> None:
+        extra_env = dict(extra_env or {})
+        # CODE=<dir> in a --compare configuration: serve another checkout (e.g. main's).
+        code = Path(extra_env.pop("CODE", ROOT))
+        # UVICORN_ARGS=... in a --compare configuration: more uvicorn options (--workers 2).
+        uvicorn_args = extra_env.pop("UVICORN_ARGS", self.args.uvicorn_args).split()
+        self.counting = self.args.counters and (code / "studyplanner" / "counters.py").exists()
+        self.port = self.args.port or free_port()
+        self.counters_file = self.folder / f"counters-{time.monotonic_ns()}.json"
         env = {
             **os.environ,
             "DEBUG": "False",
@@ -133,9 +140,12 @@ class Bench:
             "OPENROUTER_API_KEY": "bench",
             "AI_HTTP_TRANSPORT": self.args.transport,
             "LOG_LEVEL": "WARNING",
-            "PLAN_DETACHED_GRACE": "0",
+            "PLAN_DETACHED_GRACE": "0",  # a stream the benchmark cuts hands back at once
+            **extra_env,
         }
-        server = subprocess.Popen(
+        if self.counting:
+            env["STUDYPLANNER_COUNTERS_FILE"] = str(self.counters_file)
+        self.server = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -144,17 +154,16 @@ class Bench:
                 "--host",
                 "127.0.0.1",
                 "--port",
-                str(port),
-                "--workers",
-                "1",
+                str(self.port),
                 "--lifespan",
                 "on",
                 "--no-access-log",
                 "--timeout-graceful-shutdown",
                 "5",
-                *self.args.uvicorn_args.split(),
+                *([] if "--workers" in uvicorn_args else ["--workers", "1"]),
+                *uvicorn_args,
             ],
-            cwd=ROOT,
+            cwd=code,
             env=env,
         )
         import httpx
@@ -162,8 +171,8 @@ class Bench:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                httpx.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=1)
-                return server
+                httpx.get(f"http://127.0.0.1:{self.port}/accounts/login/", timeout=1)
+                return
             except httpx.TransportError:
                 time.sleep(0.1)  # polling for readiness
         raise RuntimeError("uvicorn did not start")
@@ -217,13 +226,14 @@ class Bench:
 
     async def generate(self, http, session_id: str, *, stop_after_started: bool = False) -> dict:
         url = f"http://127.0.0.1:{self.port}/sessions/{session_id}/generate-plan"
-        timeline = {"start": time.monotonic(), "events": []}
+        timeline = {"start": time.monotonic(), "events": [], "bytes": 0}
         headers = {"Accept": "text/event-stream", "Cookie": self.cookie}
         async with http.get(url, headers=headers) as response:
             if response.status != 200:
                 raise RuntimeError(f"{response.status}: {await response.text()}")
             event, data = None, []
             async for raw in response.content:
+                timeline["bytes"] += len(raw)
                 line = raw.decode().rstrip("\n")
                 if line.startswith("event: "):
                     event = line[7:]
@@ -347,9 +357,11 @@ class Bench:
         peak = {"connections": 0, "states": ""}
         stop = asyncio.Event()
         sampler = asyncio.create_task(self.sample(peak, stop))
+        usage_before = self.worker_usage()
         started = time.monotonic()
         timelines = await asyncio.gather(*(self.generate(http, i) for i in ids))
         wall = time.monotonic() - started
+        usage = {k: v - usage_before[k] for k, v in self.worker_usage().items()}
         stop.set()
         await sampler
         durations = [t["end"] - t["start"] for t in timelines]
@@ -364,6 +376,7 @@ class Bench:
             "peak_db_connections": peak["connections"],
             "peak_rss_mb": hwm / 1024,
             "pool_size": self.args.pool_size,
+            **self.per_generation(usage, timelines),
         }
         print(
             f"concurrency ({len(ids)} × 3 documents, {self.args.latency} s upstream latency): lone "
@@ -375,6 +388,7 @@ class Bench:
             f"pool max {self.args.pool_size}); worker peak memory {hwm / 1024:.0f} MB "
             "(target < 300 MB)"
         )
+        print("  per generation: " + self.describe_per_generation(self.results["concurrency"]))
 
     async def stream(self, http, port: int, session_id: str, query: str = "", started=None):
         """(arrival time, event, id) of each event of one stream; `started` is set on the
@@ -401,8 +415,12 @@ class Bench:
         return seen
 
     async def remote_watch(self, http) -> None:
-        port_b = self.port + 1
-        self.server_b = self.start_uvicorn(port_b)
+        # A second worker on the same database, on a free port.
+        first, saved_port = (self.server, self.port), self.args.port
+        self.args.port = 0
+        self.start_server()
+        self.server_b, port_b = self.server, self.port
+        (self.server, self.port), self.args.port = first, saved_port
 
         async def one(session_id: str):
             started = asyncio.Event()
@@ -451,6 +469,121 @@ class Bench:
                 return int(line.split()[1])
         return 0
 
+    # --- what the worker spent (issue 16) ------------------------------------------------------
+
+    def worker_usage(self) -> dict:
+        """The worker processes' own CPU seconds (utime + stime, from /proc), and with
+        --counters their SQL statements and sync_to_async hops so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        pids = [self.server.pid]
+        children = Path(f"/proc/{self.server.pid}/task/{self.server.pid}/children")
+        if children.exists():
+            pids += [int(p) for p in children.read_text().split()]
+        cpu = 0.0
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        usage = {"cpu_s": cpu}
+        if self.counting:
+            # With --workers N the first process only supervises: ask the workers.
+            usage.update(self.worker_counters(pids[1:] or pids))
+        return usage
+
+    def worker_counters(self, pids: list[int]) -> dict:
+        """SIGUSR1 makes each worker write its counters (studyplanner/counters.py). Only a
+        process that catches SIGUSR1 is asked (for any other it would be fatal)."""
+        totals = {"statements": 0, "hops": 0}
+        for pid in pids:
+            if not catches_sigusr1(pid, within=10):
+                print(f"  (process {pid} doesn't count: skipped)")
+                continue
+            self.counters_file.unlink(missing_ok=True)
+            os.kill(pid, signal.SIGUSR1)
+            deadline = time.monotonic() + 5
+            while not self.counters_file.exists() and time.monotonic() < deadline:
+                time.sleep(0.005)  # polling for the worker's answer, with a deadline
+            time.sleep(0.01)  # the file is written in one call; let it finish
+            counted = json.loads(self.counters_file.read_text() or "{}")
+            for key in totals:
+                totals[key] += counted.get(key, 0)
+        return totals
+
+    @staticmethod
+    def per_generation(usage: dict, timelines: list[dict]) -> dict:
+        count = len(timelines)
+        figures = {
+            "cpu_ms_per_generation": usage["cpu_s"] * 1000 / count,
+            "bytes_per_generation": sum(t["bytes"] for t in timelines) / count,
+        }
+        for key in ("statements", "hops"):
+            if key in usage:
+                figures[f"{key}_per_generation"] = usage[key] / count
+        return figures
+
+    @staticmethod
+    def describe_per_generation(figures: dict) -> str:
+        parts = [f"worker CPU {figures['cpu_ms_per_generation']:.1f} ms"]
+        for key, name in (("statements", "SQL statements"), ("hops", "thread hops")):
+            if f"{key}_per_generation" in figures:
+                parts.append(f"{figures[f'{key}_per_generation']:.1f} {name}")
+        parts.append(f"{figures['bytes_per_generation'] / 1024:.1f} KiB on the wire")
+        return ", ".join(parts)
+
+    # --- configurations compared, interleaved (issue 16) ---------------------------------------
+
+    def compare(self) -> None:
+        """--compare: the concurrency scenario for each configuration in turn, --repeat
+        rounds, a fresh worker (and fresh sessions) each time; medians and ranges."""
+        configs = [parse_config(text) for text in self.args.compare]
+        self.create_database()
+        self.cookie = None
+        self.start_fake()
+        runs: dict[str, list[dict]] = {name: [] for name, _ in configs}
+        try:
+            for round_number in range(1, self.args.repeat + 1):
+                for name, env in configs:
+                    self.ids = {
+                        "lone": self.make_sessions("lone", 3, 3),
+                        "concurrency": self.make_sessions("conc", self.args.concurrency, 3),
+                    }
+                    self.cookie = self.cookie or self.login_cookie()
+                    from django.db import connections
+
+                    connections.close_all()
+                    connections["default"].close_pool()
+                    print(f"round {round_number}, {name}:")
+                    self.start_server(env)
+                    try:
+                        asyncio.run(self.run_concurrency_only())
+                    finally:
+                        self.server.terminate()
+                        self.server.wait(15)
+                    runs[name].append(self.results["concurrency"])
+        finally:
+            self.fake.stdin.close()
+            self.fake.wait(15)
+        print(f"\n{self.args.repeat} rounds, interleaved; median (min–max)")
+        for name, results in runs.items():
+            print(f"{name}:")
+            for key, label in COMPARED:
+                values = [r[key] for r in results if key in r]
+                if values:
+                    print(
+                        f"  {label:28} {statistics.median(values):10.3f}"
+                        f"  ({min(values):.3f}–{max(values):.3f})"
+                    )
+        out = ROOT / "bench" / "results"
+        out.mkdir(exist_ok=True)
+        path = out / f"compare-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        path.write_text(json.dumps(runs, indent=1))
+        print(f"raw figures: {path}")
+
+    async def run_concurrency_only(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0)
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+            await self.concurrency(http)
+
     # --- driver -------------------------------------------------------------------------------
 
     async def run_scenarios(self) -> None:
@@ -481,6 +614,47 @@ class Bench:
         print(f"raw figures: {path}")
 
 
+COMPARED = [
+    ("ratio", "p95/lone"),
+    ("lone_s", "lone generation, s"),
+    ("p95_s", "p95, s"),
+    ("cpu_ms_per_generation", "worker CPU ms/generation"),
+    ("statements_per_generation", "SQL statements/generation"),
+    ("hops_per_generation", "thread hops/generation"),
+    ("bytes_per_generation", "bytes/generation"),
+    ("peak_db_connections", "peak DB connections"),
+    ("peak_rss_mb", "worker peak memory, MB"),
+]
+
+
+def parse_config(text: str) -> tuple[str, dict]:
+    """ "name:VAR=value,VAR=value" (or just "name") → (name, environment for the worker)."""
+    name, _, assignments = text.partition(":")
+    env = dict(a.split("=", 1) for a in assignments.split(",") if a)
+    return name, env
+
+
+def catches_sigusr1(pid: int, within: float) -> bool:
+    """Whether the process has a SIGUSR1 handler (SigCgt in /proc), waiting up to `within`
+    seconds for a worker that is still starting."""
+    deadline = time.monotonic() + within
+    while True:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigCgt:") and int(line.split()[1], 16) & (
+                1 << (signal.SIGUSR1 - 1)
+            ):
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)  # polling a starting worker, with a deadline
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -501,7 +675,21 @@ def main() -> None:
     parser.add_argument("--relay-runs", type=int, default=5)
     parser.add_argument("--remote-runs", type=int, default=20, help="remote-watch: generations")
     parser.add_argument("--pool-size", type=int, default=20, help="DB_POOL_MAX_SIZE of the worker")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=0, help="0: a free port")
+    parser.add_argument(
+        "--counters",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="count the worker's SQL statements and thread hops (studyplanner/counters.py)",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="NAME:VAR=VALUE,...",
+        help="run the concurrency scenario for each configuration (worker environment) in "
+        "turn, --repeat rounds, e.g. --compare default gc:GC_FREEZE=true,GC_GEN0_THRESHOLD=7000",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of --compare")
     parser.add_argument(
         "--uvicorn-args", default="", help="extra uvicorn options, e.g. '--loop uvloop'"
     )
@@ -509,7 +697,11 @@ def main() -> None:
     parser.add_argument("--pg-host", default="127.0.0.1")
     parser.add_argument("--pg-port", type=int, default=5432)
     parser.add_argument("--pg-user", default="postgres")
-    Bench(parser.parse_args()).run()
+    args = parser.parse_args()
+    if args.compare:
+        Bench(args).compare()
+    else:
+        Bench(args).run()
 
 
 if __name__ == "__main__":

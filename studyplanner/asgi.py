@@ -6,6 +6,7 @@ shared AI HTTP client cleanly when the server stops, after the apps' shutdown ho
 (studyplanner.lifecycle: running generations save their progress and hand back their claims).
 """
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -18,6 +19,21 @@ from django.conf import settings  # noqa: E402  (needs the app registry loaded a
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.core.exceptions import SuspiciousOperation  # noqa: E402
 from django.http import Http404  # noqa: E402
+from django.urls import get_resolver  # noqa: E402
+
+from studyplanner import counters  # noqa: E402
+
+counters.install_from_environment()  # only when bench/run.py asks for it
+
+
+def _tune_gc() -> None:
+    """GC_GEN0_THRESHOLD and GC_FREEZE (settings.py, issue 16), once start-up is over."""
+    if settings.GC_GEN0_THRESHOLD:
+        gc.set_threshold(settings.GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
+    if settings.GC_FREEZE:
+        get_resolver().url_patterns  # noqa: B018  (load the URL conf before freezing)
+        gc.collect()
+        gc.freeze()
 
 
 class StaticFiles(ASGIStaticFilesHandler):
@@ -48,6 +64,7 @@ def with_lifespan(app):
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                _tune_gc()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await _run_shutdown_hooks()

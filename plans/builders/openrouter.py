@@ -7,9 +7,12 @@ prose if need be, validated by `normalize_plan`, and an unusable answer gets exa
 repair request before the run fails with a clear message.
 """
 
+import asyncio
+import contextlib
 import json
 import math
 import re
+import time
 from collections.abc import AsyncIterator
 
 import jiter
@@ -17,6 +20,7 @@ from django.conf import settings
 
 from ai import AIError, AIOutputTruncatedError, get_client
 from plans.builders.base import FoldStep, PlanGenerationError, SourceDocument, Usage
+from plans.builders.preview import LivePreview
 from plans.prompts import PLAN_RESPONSE_FORMAT, SYSTEM_PROMPT, fold_prompt, repair_prompt
 from plans.schema import (
     Plan,
@@ -34,6 +38,9 @@ MAX_OUTPUT_TOKENS = 16384
 MIN_SECTION_CHARS = 4000
 # A mid-stream failure after content was shown re-runs that section, this many times.
 SECTION_RERUNS = 1
+# The live preview is made at most this often (seconds): studyplanner.sse.paced sends
+# progress at most every 0.1 s, so previews made more often would be thrown away.
+PREVIEW_INTERVAL = 0.1
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.S)
 _HEADING_START = re.compile(r"\n(?=#{1,6} |\d+(?:\.\d+)*\.? +\S|[A-Z][a-z]+ \d+[:.] )")
@@ -277,30 +284,106 @@ class OpenRouterBuilder:
         """Yield (answer so far, visible plan) whenever the visible plan changes, and last
         (whole answer, None).
 
+        The answer is read piece by piece into a `LivePreview` (linear in the answer), and
+        a preview is made at most once per PREVIEW_INTERVAL: at once if none was made for
+        that long, else when the interval is over — even if no piece arrives meanwhile.
+
         A retryable failure after some of the answer arrived re-runs the request (the client
         itself only retries before the first token).
         """
         for rerun in range(SECTION_RERUNS + 1):
             # What the learner sees already: the plan before this answer.
-            answer, shown = "", merge_preview([], plan)
+            live = LivePreview(plan)
+            shown = live.preview()
             stream = self.client.stream(SYSTEM_PROMPT, prompt, **self._options(plan))
+            reader = _AnswerReader(stream, live)
             try:
-                async for piece in stream:
-                    answer += piece
-                    if '"' not in piece and "]" not in piece:
-                        continue  # nothing can have become complete
-                    preview = merge_preview(preview_from_partial(answer), plan)
+                while await reader.preview_due():
+                    preview = live.preview()
+                    reader.due = time.monotonic() + PREVIEW_INTERVAL
                     if preview != shown:
                         shown = preview
-                        yield answer, preview
+                        yield reader.text, preview
             except AIError as error:
-                if not (error.retryable and answer and rerun < SECTION_RERUNS):
+                if not (error.retryable and reader.text and rerun < SECTION_RERUNS):
                     raise
                 continue
             finally:
-                await stream.aclose()
+                await reader.aclose()
                 if stream.completion is not None:
                     c = stream.completion
                     self.usage.add(c.prompt_tokens, c.completion_tokens, c.cost, c.model)
-            yield answer, None
+            yield reader.text, None
             return
+
+
+class _AnswerReader:
+    """Reads one streamed answer in a task of its own (one per answer, not per piece),
+    feeding each piece to the LivePreview, and wakes the builder only when a preview is due
+    or the answer is over: the builder's loop turns once per preview, not once per piece,
+    and can wait for a due time without cancelling a read. The task closes the stream."""
+
+    def __init__(self, stream, live: LivePreview):
+        self._parts: list[str] = []  # the answer so far (joined when asked for)
+        self.due = 0.0  # no preview before this time.monotonic()
+        self._stream, self._live = stream, live
+        self._end: BaseException | None = None  # what the stream raised, or its end
+        self._waiter: asyncio.Future | None = None
+        self._task = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for piece in self._stream:
+                self._parts.append(piece)
+                was_dirty = self._live.dirty
+                self._live.feed(piece)
+                # Wake the builder when a preview is due, or when one becomes pending (so
+                # that it sets a timer for when it is due).
+                if self._live.dirty and (not was_dirty or time.monotonic() >= self.due):
+                    self._wake()
+            self._end = StopAsyncIteration()
+        except Exception as error:
+            self._end = error
+        finally:
+            self._wake()
+            await self._stream.aclose()
+
+    @property
+    def text(self) -> str:
+        """The answer so far."""
+        if len(self._parts) > 1:
+            self._parts[:] = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def preview_due(self) -> bool:
+        """Wait until a preview is due (True) or the answer is complete (False); raise
+        what the stream raised."""
+        loop = asyncio.get_running_loop()
+        while True:
+            wait = None
+            if self._live.dirty:
+                wait = self.due - time.monotonic()
+                if wait <= 0:
+                    return True
+            if isinstance(self._end, StopAsyncIteration):
+                return False  # a pending preview: the whole answer comes next anyway
+            if self._end is not None:
+                raise self._end
+            self._waiter = loop.create_future()
+            timer = loop.call_later(wait, self._wake) if wait is not None else None
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+
+    async def aclose(self) -> None:
+        if not self._task.done():
+            self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
