@@ -15,6 +15,13 @@ in processes of their own, and drives the load with an aiohttp client. It report
 - overhead: a 10-document session, end to end against the sum of its upstream calls;
 - concurrency: N simultaneous 3-document generations against a lone one (p95 ratio), with
   the peak of open database connections and the worker's peak memory.
+
+- remote-watch: generations on the worker, each watched (`?attach=1`) from a SECOND uvicorn
+  worker on the same database: the delay of each `document_processed` and final event on
+  the second worker after the first one's, p50/p95 (SPEC §13: within 1 s).
+
+The workers run with PLAN_DETACHED_GRACE=0, so a stream the benchmark cuts (first byte)
+hands its session back at once.
 """
 
 import argparse
@@ -133,6 +140,7 @@ class Bench:
             "OPENROUTER_API_KEY": "bench",
             "AI_HTTP_TRANSPORT": self.args.transport,
             "LOG_LEVEL": "WARNING",
+            "PLAN_DETACHED_GRACE": "0",  # a stream the benchmark cuts hands back at once
             **extra_env,
         }
         if self.counting:
@@ -273,6 +281,9 @@ class Bench:
             "concurrency": self.make_sessions("conc", self.args.concurrency, 3)
             if "concurrency" in wanted
             else [],
+            "remote-watch": self.make_sessions("remote", self.args.remote_runs, 3)
+            if "remote-watch" in wanted
+            else [],
         }
         self.cookie = self.login_cookie()
         from django.db import connections
@@ -378,6 +389,62 @@ class Bench:
             "(target < 300 MB)"
         )
         print("  per generation: " + self.describe_per_generation(self.results["concurrency"]))
+
+    async def stream(self, http, port: int, session_id: str, query: str = "", started=None):
+        """(arrival time, event, id) of each event of one stream; `started` is set on the
+        first event."""
+        url = f"http://127.0.0.1:{port}/sessions/{session_id}/generate-plan{query}"
+        seen, event, event_id = [], None, None
+        headers = {"Accept": "text/event-stream", "Cookie": self.cookie}
+        async with http.get(url, headers=headers) as response:
+            if response.status != 200:
+                raise RuntimeError(f"{response.status}: {await response.text()}")
+            async for raw in response.content:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("id: "):
+                    event_id = line[4:]
+                elif line == "" and event:
+                    seen.append((time.monotonic(), event, event_id))
+                    if started is not None:
+                        started.set()
+                    if event in ("completed", "error", "cancelled"):
+                        break
+                    event, event_id = None, None
+        return seen
+
+    async def remote_watch(self, http) -> None:
+        # A second worker on the same database, on a free port.
+        first, saved_port = (self.server, self.port), self.args.port
+        self.args.port = 0
+        self.start_server()
+        self.server_b, port_b = self.server, self.port
+        (self.server, self.port), self.args.port = first, saved_port
+
+        async def one(session_id: str):
+            started = asyncio.Event()
+            owner = asyncio.ensure_future(self.stream(http, self.port, session_id, "", started))
+            await started.wait()
+            remote = await self.stream(http, port_b, session_id, "?attach=1")
+            return await owner, remote
+
+        pairs = await asyncio.gather(*(one(i) for i in self.ids["remote-watch"]))
+        delays, missing = [], 0
+        for owner, remote in pairs:
+            arrived = {event_id: at for at, _, event_id in remote}
+            for at, event, event_id in owner:
+                if event in ("document_processed", "completed", "error", "cancelled"):
+                    if event_id in arrived:
+                        delays.append(arrived[event_id] - at)
+                    else:
+                        missing += 1
+        self.results["remote_watch_s"] = delays
+        self.results["remote_watch_missing"] = missing
+        print(
+            f"watcher on another worker ({len(pairs)} generations): event delay "
+            f"{summary(delays)}; events missing: {missing} (target: each within 1 s)"
+        )
 
     async def sample(self, peak: dict, stop: asyncio.Event) -> None:
         """Track the most connections the server held open to the database at once."""
@@ -534,9 +601,10 @@ class Bench:
             self.start_server()
             asyncio.run(self.run_scenarios())
         finally:
-            if getattr(self, "server", None):
-                self.server.terminate()
-                self.server.wait(15)
+            for server in (getattr(self, "server", None), getattr(self, "server_b", None)):
+                if server is not None:
+                    server.terminate()
+                    server.wait(15)
             self.fake.stdin.close()
             self.fake.wait(15)
         out = ROOT / "bench" / "results"
@@ -594,8 +662,8 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        default=["first-byte", "relay", "overhead", "concurrency"],
-        choices=["first-byte", "relay", "overhead", "concurrency"],
+        default=["first-byte", "relay", "overhead", "concurrency", "remote-watch"],
+        choices=["first-byte", "relay", "overhead", "concurrency", "remote-watch"],
     )
     parser.add_argument("--transport", choices=["httpx", "aiohttp"], default="aiohttp")
     parser.add_argument("--concurrency", type=int, default=200)
@@ -605,6 +673,7 @@ def main() -> None:
     )
     parser.add_argument("--first-byte-runs", type=int, default=40)
     parser.add_argument("--relay-runs", type=int, default=5)
+    parser.add_argument("--remote-runs", type=int, default=20, help="remote-watch: generations")
     parser.add_argument("--pool-size", type=int, default=20, help="DB_POOL_MAX_SIZE of the worker")
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     parser.add_argument(

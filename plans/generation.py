@@ -1,20 +1,25 @@
 """Generating a session's study plan: fold its documents in, one at a time (SPEC §4, §5).
 
-`build_plan` is an async generator of plain events — no HTTP, no SSE text; the views
-encode them. It takes a session its caller has already claimed, and whatever happens
-(completion, an error, a cancel request from any process, the consumer going away) the
-session leaves GENERATING_PLAN with its progress saved, unless another worker has taken
-it over.
+`build_plan` is an async generator of plain events — no HTTP, no SSE text; plans.live runs
+it as a server-side task and the views encode its events for their watchers. It claims the
+session itself (GenerationRefused before any event if it can't), and from then on it owns
+the claim: whatever happens (completion, an error, a cancel request from any process, a stop
+asked by its runner: nobody watching, server shutdown), the session leaves GENERATING_PLAN
+with its progress saved, unless another worker has taken it over. `_finish`, called from
+one place (build_plan's `finally`), is the only code that ends a live claim.
 """
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import random
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, ParamSpec, TypeVar
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 
 from ai import AIError
@@ -24,11 +29,13 @@ from plans.models import PlanVersion
 from plans.schema import Plan, normalize_plan
 from quotas.service import Grant
 from sessions_app.models import (
+    EVENTS_CHANNEL,
     Document,
     GenerationRun,
     HeartbeatState,
     LostClaim,
     StudySession,
+    notify,
 )
 from studyplanner.db import run_db
 from studyplanner.metrics import record_finished
@@ -53,6 +60,7 @@ class PlanEvent:
 @dataclass(frozen=True)
 class Started(PlanEvent):
     name = "started"
+    run: str  # the GenerationRun's id: event ids are "<run>.<seq>" (SPEC §7)
     total: int
     resumed_from: int
     message: str
@@ -84,6 +92,11 @@ class DocumentProcessed(PlanEvent):
     document: str
     # Titles the builder had to leave out to stay within the bounds (SPEC §5).
     dropped: tuple[str, ...] = ()
+
+    def payload(self) -> dict:
+        data = dict(vars(self))
+        data["dropped"] = list(self.dropped)
+        return data
 
 
 @dataclass(frozen=True)
@@ -131,8 +144,15 @@ class _StopRequested(Exception):
         self.reason = reason
 
 
-class _StopSignal:
-    """Set when the generation must stop: a cancel request, or the claim was lost."""
+# Why a run may be asked to stop (StopSignal.request), besides "lost" (its claim is gone).
+CANCELLED = "cancelled"  # the learner asked, from any worker
+DETACHED = "detached"  # nobody watched it for PLAN_DETACHED_GRACE seconds
+SHUTDOWN = "shutdown"  # this worker is stopping
+
+
+class StopSignal:
+    """Set when the generation must stop: a cancel request, its runner's request (nobody
+    watching, shutdown), or the claim was lost."""
 
     def __init__(self):
         self.loop = asyncio.get_running_loop()
@@ -154,21 +174,7 @@ class _StopSignal:
         raise _StopRequested(self.reason)
 
 
-# Generations running in this process, so a cancel request that lands here stops them at
-# once; other processes see the database flag on their next heartbeat.
-_running: dict[str, _StopSignal] = {}
-
-
-def signal_cancel(session_id) -> bool:
-    """Stop a generation of this process right away (the database flag is set separately)."""
-    stop = _running.get(str(session_id))
-    if stop is None:
-        return False
-    stop.loop.call_soon_threadsafe(stop.request, "cancelled")
-    return True
-
-
-async def _watch_heartbeat(session: StudySession, stop: _StopSignal, interval: float) -> None:
+async def _watch_heartbeat(session: StudySession, stop: StopSignal, interval: float) -> None:
     while not stop.event.is_set():
         await asyncio.sleep(interval)
         try:
@@ -182,7 +188,7 @@ async def _watch_heartbeat(session: StudySession, stop: _StopSignal, interval: f
             stop.request("lost")
 
 
-async def _until_stopped(steps: AsyncIterator, stop: _StopSignal) -> AsyncIterator:
+async def _until_stopped(steps: AsyncIterator, stop: StopSignal) -> AsyncIterator:
     """Iterate `steps`, abandoning it (and so its upstream request) as soon as `stop` is set."""
     stop.check()
     waiting_for_stop = asyncio.ensure_future(stop.event.wait())
@@ -211,6 +217,55 @@ async def _until_stopped(steps: AsyncIterator, stop: _StopSignal) -> AsyncIterat
 
 
 # --- database blocks (each one short; see studyplanner.db) ------------------------------
+
+P = ParamSpec("P")
+T = TypeVar("T")
+_DATABASE_DOWN = (OperationalError, InterfaceError)
+
+
+_pool_reset_at = float("-inf")
+
+
+def _reset_pool() -> None:
+    """Start the connection pool afresh after the database was unreachable: psycopg's pool
+    would otherwise wait out its own reconnection backoff (1, 2, 4, 8 s …) after the
+    database is back. At most once a second per process; connections in use finish first."""
+    global _pool_reset_at
+    if time.monotonic() - _pool_reset_at < 1.0:
+        return
+    _pool_reset_at = time.monotonic()
+    database = connections["default"]
+    if database.vendor == "postgresql" and database.settings_dict["OPTIONS"].get("pool"):
+        with contextlib.suppress(Exception):
+            database.close_pool()
+
+
+async def _write(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """The owner's database writes: retried with backoff while the database is unreachable
+    (a restart, a failover), for up to PLAN_STALE_AFTER — after that another worker may take
+    the session over anyway. Each attempt is one short block (run_db)."""
+    deadline = time.monotonic() + settings.PLAN_STALE_AFTER
+    wait = 0.05
+    while True:
+        try:
+            return await run_db(fn, *args, **kwargs)
+        except _DATABASE_DOWN:
+            if time.monotonic() + wait > deadline:
+                raise
+            logger.warning("The database is unreachable; retrying %s in %.2f s", fn, wait)
+            await asyncio.sleep(wait * (0.5 + random.random()))
+            await asyncio.to_thread(_reset_pool)  # its own thread: closing may wait
+            wait = min(wait * 2, 1.0)
+
+
+def _event_pointer(run: GenerationRun, seq: int, name: str) -> str:
+    """What NOTIFY carries: a pointer (the data is in the rows), far below its 8,000 bytes."""
+    return f"{run.pk}.{seq}.{name}.{run.session_id}"
+
+
+def _claim_and_start_run(session: StudySession, builder: PlanBuilder):
+    session.claim_for_generation()
+    return _start_run(session, builder)
 
 
 def _start_run(session: StudySession, builder: PlanBuilder):
@@ -241,40 +296,63 @@ def _record_usage(run: GenerationRun, usage: Usage) -> list[str]:
     return ["prompt_tokens", "completion_tokens", "cost", "model"]
 
 
-def _save_document_folded(session, run, plan, folded, usage, document=None, dropped=()) -> bool:
-    """Save the plan after a document (and keep it in the plan's history); True when a
+def _journal_entry(seq: int, event: "DocumentProcessed") -> dict:
+    data = event.payload()
+    del data["plan"]  # the session row holds the plan
+    return {"seq": seq, **data}
+
+
+def _save_document_folded(session, run, plan, folded, usage, seq, event, document) -> bool:
+    """Save the plan after a document (and keep it in the plan's history), note its
+    `document_processed` event (number `seq`) on the run for watchers anywhere; True when a
     cancel was requested meanwhile."""
     cancel_requested = session.save_progress(plan, folded)
-    if document is not None:
-        record_version(
-            session,
-            plan,
-            PlanVersion.Source.DOCUMENT,
-            label=document.original_name,
-            dropped=dropped,
-            document_id=document.pk,
-        )
+    record_version(
+        session,
+        plan,
+        PlanVersion.Source.DOCUMENT,
+        label=document.original_name,
+        dropped=event.dropped,
+        document_id=document.pk,
+    )
     run.documents_processed += 1
-    run.save(update_fields=["documents_processed", *_record_usage(run, usage)])
+    journal = dict(run.events)
+    journal["processed"] = [*journal.get("processed", []), _journal_entry(seq, event)]
+    run.events = journal
+    run.save(update_fields=["documents_processed", "events", *_record_usage(run, usage)])
+    notify(EVENTS_CHANNEL, _event_pointer(run, seq, event.name))
     return cancel_requested
 
 
-def _end_run(session: StudySession, run, outcome, usage: Usage, error="", plan=None) -> None:
+def _finish_blocks(session: StudySession, run, outcome, usage: Usage, error, plan, seq, event):
     """Complete the session with `plan` (success), or hand it back to UPLOADING with its
-    progress; then close the run."""
+    progress; then close the run with its final event (number `seq`).
+
+    On PostgreSQL in one transaction, so a watcher on another worker never sees the session
+    ended and its run not (it would take the run for an orphan). SQLite has no other worker,
+    and a transaction there would only lock out readers for longer."""
+    database = connections["default"]
+    ending = transaction.atomic() if database.vendor == "postgresql" else contextlib.nullcontext()
+    with ending:
+        _finish_writes(session, run, outcome, usage, error, plan, seq, event)
+
+
+def _finish_writes(session: StudySession, run, outcome, usage: Usage, error, plan, seq, event):
     if outcome == GenerationRun.Outcome.SUCCEEDED:
         session.complete_with_plan(normalize_plan(plan))
     elif not session.release_to_uploading() and run is None:
         return  # the claim had ended already: nothing here is ours to close
     if run is None:
-        # The run row may exist without this code having it (the client left while it was
-        # being created): whatever runs under this claim end with it.
+        # Ended before its run row was known here: whatever runs this claim had end with it.
         session.generation_runs.end(outcome, error)
         return
     run.outcome = outcome
     run.error = error
     run.finished_at = timezone.now()
-    run.save(update_fields=["outcome", "error", "finished_at", *_record_usage(run, usage)])
+    run.events = {**run.events, "final": {"seq": seq, "name": event.name, "data": event.payload()}}
+    fields = ["outcome", "error", "finished_at", "events", *_record_usage(run, usage)]
+    run.save(update_fields=fields)
+    notify(EVENTS_CHANNEL, _event_pointer(run, seq, event.name))
     _report(run)
 
 
@@ -302,10 +380,29 @@ def _report(run: GenerationRun) -> None:
     )
 
 
-def end_claim(session: StudySession, reason: str) -> None:
-    """Hand back a claim whatever became of its generation (a no-op if it was handed back
-    already: every write is fenced by the claim's token)."""
-    _end_run(session, None, GenerationRun.Outcome.CANCELLED, Usage(), reason)
+async def _finish(session: StudySession, run, ending, usage: Usage, plan, seq, lost) -> PlanEvent:
+    """THE end of a live claim, in every outcome (called once, from build_plan's finally):
+    retried while the database is down, not interrupted by a cancellation. Returns the final
+    event: `lost` (a Failed) instead of a completion if the claim turned out to be gone."""
+    outcome, error, event = ending
+
+    async def finish() -> PlanEvent:
+        try:
+            await _write(_finish_blocks, session, run, outcome, usage, error, plan, seq, event)
+            return event
+        except LostClaim:  # completing failed: the session was reset or taken over
+            failed = GenerationRun.Outcome.FAILED
+            reason = "The session was reset or taken over by another worker."
+            await _write(_finish_blocks, session, run, failed, usage, reason, plan, seq, lost)
+            return lost
+
+    work = asyncio.ensure_future(finish())
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await work
+        raise
 
 
 # --- the service ------------------------------------------------------------------------
@@ -315,45 +412,85 @@ def _percent(done_documents: float, total: int) -> int:
     return 100 if total == 0 else min(100, int(100 * done_documents / total))
 
 
+SHUTDOWN_MESSAGE = (
+    "The server restarted while building your plan. The documents already read are saved; "
+    "Retry continues with the rest."
+)
+DETACHED_MESSAGE = (
+    "Generation paused because nobody was watching it. The documents already read are kept "
+    "in the plan."
+)
+DB_MESSAGE = (
+    "We lost the connection to our database while building the plan. The documents already "
+    "read are saved; try again."
+)
+
+
+def _stopped(reason: str, saved_plan, done: int, total: int):
+    """(outcome, error for the run, final event) of a run stopped for `reason`."""
+    if reason == DETACHED:
+        return (
+            GenerationRun.Outcome.CANCELLED,
+            "Nobody watched the generation for PLAN_DETACHED_GRACE seconds.",
+            Cancelled(DETACHED_MESSAGE, saved_plan, done, total),
+        )
+    if reason == SHUTDOWN:
+        return (
+            GenerationRun.Outcome.FAILED,
+            "The worker shut down.",
+            Failed(SHUTDOWN_MESSAGE, True, saved_plan, done, total),
+        )
+    return (
+        GenerationRun.Outcome.CANCELLED,
+        "Cancelled by the learner.",
+        Cancelled(Cancelled.message, saved_plan, done, total),
+    )
+
+
 async def build_plan(
     session: StudySession,
     *,
     builder: PlanBuilder,
     language: str | None = None,
     heartbeat_interval: float | None = None,
+    stop: StopSignal | None = None,
     quota: Grant | None = None,
 ) -> AsyncIterator[PlanEvent]:
-    """Fold the session's unprocessed documents into its plan, yielding events.
+    """Claim the session and fold its unprocessed documents into its plan, yielding events.
 
-    The caller must have claimed the session (`claim_for_generation`). Documents go in
-    upload order; after each one the plan and the progress are saved, so a later run
-    resumes at the first document not yet folded in and calls the builder only for those.
+    Raises GenerationRefused (before any event) when the session can't be claimed.
+    Documents go in upload order; after each one the plan and the progress are saved, so a
+    later run resumes at the first document not yet folded in and calls the builder only for
+    those. Its events are numbered 1, 2, … in the order yielded (the `seq` of SPEC §7's ids);
+    the run row keeps what a watcher on another worker needs (`GenerationRun.events`).
+    `stop` lets the caller stop it (StopSignal.request: CANCELLED, DETACHED, SHUTDOWN).
     A run that fails before the model produced anything gives its `quota` unit back.
     """
     language = language or session.language
     interval = heartbeat_interval or settings.PLAN_HEARTBEAT_INTERVAL
-    run = None
-    saved_plan, folded, total = session.plan, list(session.folded_document_ids), 0
-    stop = _StopSignal()
-    _running[str(session.pk)] = stop
+    stop = stop or StopSignal()
+    documents, folded, saved_plan, run = await run_db(_claim_and_start_run, session, builder)
+    # From here on this generator owns the claim: `finally` ends it, whatever happens.
+    plan = saved_plan
+    total = len(folded) + len(documents)
+    seq = 0
     watchdog = asyncio.ensure_future(_watch_heartbeat(session, stop, interval))
     ending = None  # (outcome, error for the run, final event), once the run is decided
     try:
-        documents, folded, saved_plan, run = await run_db(_start_run, session, builder)
-        plan = saved_plan
-        total = len(folded) + len(documents)
         resumed_from = len(folded)
         message = (
             f"Resuming at document {resumed_from + 1} of {total}."
             if resumed_from
             else f"Starting: {total} document{'s' if total != 1 else ''} to read."
         )
-        yield Started(total, resumed_from, message, _percent(resumed_from, total))
+        seq += 1
+        yield Started(str(run.pk), total, resumed_from, message, _percent(resumed_from, total))
 
         for number, document in enumerate(documents, start=resumed_from + 1):
             stop.check()
-            source = await run_db(_load_document, document)
+            source = await _write(_load_document, document)
             reading = f"Reading document {number} of {total}: {source.name}"
+            seq += 1
             yield Progress(number, total, plan, _percent(number - 1, total), reading, source.name)
             dropped: tuple[str, ...] = ()
             async for step in _until_stopped(builder.fold(plan, source, language=language), stop):
@@ -365,7 +502,8 @@ async def build_plan(
                     message += f" (part {step.section} of {step.sections})"
                 share = (step.section - 1 + step.done) / step.sections
                 if run.first_event_at is None:
-                    await run_db(_mark_first_event, run)
+                    await _write(_mark_first_event, run)
+                seq += 1
                 yield Progress(
                     number,
                     total,
@@ -376,20 +514,7 @@ async def build_plan(
                     step.section,
                     step.sections,
                 )
-            cancel_requested = await run_db(
-                _save_document_folded,
-                session,
-                run,
-                plan,
-                [*folded, str(document.pk)],
-                builder.usage,
-                document,
-                dropped,
-            )
-            saved_plan, folded = plan, [*folded, str(document.pk)]
-            if run.first_event_at is None:
-                await run_db(_mark_first_event, run)
-            yield DocumentProcessed(
+            processed = DocumentProcessed(
                 number,
                 total,
                 plan,
@@ -399,20 +524,29 @@ async def build_plan(
                 source.name,
                 dropped,
             )
+            cancel_requested = await _write(
+                _save_document_folded,
+                session,
+                run,
+                plan,
+                [*folded, str(document.pk)],
+                builder.usage,
+                seq + 1,
+                processed,
+                document,
+            )
+            saved_plan, folded = plan, [*folded, str(document.pk)]
+            if run.first_event_at is None:
+                await _write(_mark_first_event, run)
+            seq += 1
+            yield processed
             if cancel_requested:  # asked in another process; seen here between documents
-                stop.request("cancelled")
+                stop.request(CANCELLED)
 
         stop.check()
-        await run_db(
-            _end_run, session, run, GenerationRun.Outcome.SUCCEEDED, builder.usage, plan=plan
-        )
         ending = (GenerationRun.Outcome.SUCCEEDED, "", Completed(plan))
-    except _StopRequested:
-        ending = (
-            GenerationRun.Outcome.CANCELLED,
-            "Cancelled by the learner.",
-            Cancelled(Cancelled.message, saved_plan, len(folded), total),
-        )
+    except _StopRequested as stopped:
+        ending = _stopped(stopped.reason, saved_plan, len(folded), total)
     except LostClaim:
         ending = (
             GenerationRun.Outcome.FAILED,
@@ -424,6 +558,13 @@ async def build_plan(
             GenerationRun.Outcome.FAILED,
             str(error),
             Failed(error.user_message, error.retryable, saved_plan, len(folded), total),
+        )
+    except _DATABASE_DOWN as error:
+        logger.warning("Generating the plan of session %s lost the database: %r", session.pk, error)
+        ending = (
+            GenerationRun.Outcome.FAILED,
+            repr(error),
+            Failed(DB_MESSAGE, True, saved_plan, len(folded), total),
         )
     except Exception as error:
         logger.exception("Generating the plan of session %s failed", session.pk)
@@ -441,26 +582,16 @@ async def build_plan(
         )
     finally:
         watchdog.cancel()
-        if _running.get(str(session.pk)) is stop:
-            del _running[str(session.pk)]
-        if ending is None:
-            # The consumer went away (client disconnected, task cancelled): hand the session
-            # back, shielded so a second cancellation can't leave it stuck in GENERATING_PLAN.
-            cleanup = asyncio.ensure_future(
-                run_db(
-                    _end_run,
-                    session,
-                    run,
-                    GenerationRun.Outcome.CANCELLED,
-                    builder.usage,
-                    "The client disconnected.",
-                )
+        closing = ending is None  # the consumer went away (closed or cancelled us)
+        if closing:
+            ending = (
+                GenerationRun.Outcome.CANCELLED,
+                "The generation's runner went away.",
+                Cancelled(Cancelled.message, saved_plan, len(folded), total),
             )
-            await asyncio.shield(cleanup)
-    outcome, error, event = ending
-    if outcome != GenerationRun.Outcome.SUCCEEDED:
-        await run_db(_end_run, session, run, outcome, builder.usage, error)
-    produced = (run and run.first_event_at) or builder.usage.completion_tokens
-    if quota is not None and outcome == GenerationRun.Outcome.FAILED and not produced:
-        await quota.arefund()
-    yield event
+        lost = Failed(LOST_MESSAGE, True, saved_plan, len(folded), total)
+        final = await _finish(session, run, ending, builder.usage, plan, seq + 1, lost)
+        produced = run.first_event_at or builder.usage.completion_tokens
+        if quota is not None and ending[0] == GenerationRun.Outcome.FAILED and not produced:
+            await quota.arefund()
+    yield final

@@ -1,7 +1,3 @@
-import asyncio
-import contextlib
-from contextlib import aclosing
-
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
@@ -9,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from plans import live
 from plans.builders import select_builder
 from plans.editor import (
     apply_action,
@@ -19,12 +16,12 @@ from plans.editor import (
     topics_from_form,
     topics_from_plan,
 )
-from plans.generation import Cancelled, Completed, Failed, build_plan, signal_cancel
 from plans.history import record_version
+from plans.live import signal_cancel
 from plans.models import PlanVersion
 from plans.quota import acharge
 from plans.schema import PlanValidationError, normalize_plan
-from plans.stream import GenerationStream
+from plans.stream import GenerationStream, final_event
 from quotas.http import too_many
 from quotas.service import QuotaExceeded
 from sessions_app.access import aget_session_for, get_session_for
@@ -40,7 +37,10 @@ from studyplanner.http import BadJSON, json_error, login_required, request_data,
 async def generate_plan(request, pk):
     """GET: the plan generation as an event stream (SPEC §7). POST: the same, as one JSON answer.
 
-    Every check (401, 404, 409, a bad X-Language) happens before the response starts.
+    With `Last-Event-ID` (or `?last_event_id=`) the stream resumes that run, live or ended;
+    with `?attach=1` it watches the session's live run if there is one (any worker). Else it
+    claims the session and starts a run, which a second request gets 409 for. Every check
+    (401, 404, 409, a bad X-Language) happens before the response starts.
     """
     session = await aget_session_for(request, pk)
     page = request.method == "POST" and not wants_json(request)  # a form without JavaScript
@@ -49,33 +49,31 @@ async def generate_plan(request, pk):
         language = normalize_language_tag(request.headers["X-Language"])
         if language is None:
             return json_error("X-Language must be a language code such as en, de or pt-BR.", 400)
+    last_event_id = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
     builder = select_builder()
-    try:  # the daily AI quota (SPEC §16): refused before anything starts, like a 409
-        grant = await acharge(await request.auser(), session, builder)
+    user = await request.auser()
+    try:
+        watch = await live.watch_or_start(
+            session,
+            builder=builder,
+            language=language,
+            last_event_id=last_event_id,
+            attach=request.GET.get("attach") == "1",
+            # The daily AI quota (SPEC §16), only for a new run: refused before it starts.
+            charge=lambda: acharge(user, session, builder),
+        )
     except QuotaExceeded as exceeded:
         return refuse(request, session, exceeded.message, 429) if page else too_many(exceeded)
-    claim = asyncio.ensure_future(session.aclaim_for_generation())
-    try:
-        await asyncio.shield(claim)
     except GenerationRefused as refused:
-        await grant.arefund()
         if page:
             return refuse(request, session, refused.message)
         return json_error(refused.message, 409, reason=refused.reason)
-    except asyncio.CancelledError:
-        # The client left while the claim was being made: let it land, then give it back.
-        with contextlib.suppress(Exception):
-            await claim
-            await session.arelease_to_uploading()
-            await grant.arefund()
-        raise
 
-    events = build_plan(session, builder=builder, language=language, quota=grant)
     if request.method == "POST":
-        return await _generate_without_streaming(request, session, events)
+        return await _generate_without_streaming(request, session, watch)
 
     response = StreamingHttpResponse(
-        GenerationStream(session, events, html=request.GET.get("format") == "html"),
+        GenerationStream(watch, session_id=session.pk, html=request.GET.get("format") == "html"),
         content_type="text/event-stream; charset=utf-8",
     )
     response["Cache-Control"] = "no-cache"
@@ -83,28 +81,27 @@ async def generate_plan(request, pk):
     return response
 
 
-async def _generate_without_streaming(request, session, events):
+async def _generate_without_streaming(request, session, watch):
     """The whole generation in one request: JSON for API clients; for a page without
     JavaScript, back to the session page with the outcome as a message."""
-    final = None
-    async with aclosing(events):
-        async for event in events:
-            if event.final:
-                final = event
-                break
+    try:
+        final = await final_event(watch)
+    finally:
+        watch.close()
     if not wants_json(request):
-        if isinstance(final, Completed):
-            messages.success(request, final.message)
+        if final is not None and final.name == "completed":
+            messages.success(request, final.payload()["message"])
         elif final is not None:
-            messages.error(request, final.message)
+            messages.error(request, final.payload()["message"])
         return redirect(reverse("sessions:detail", args=[session.pk]))
-    if isinstance(final, Completed):
-        return JsonResponse({"plan": final.plan})
-    if isinstance(final, Cancelled):
-        return json_error(final.message, 409, reason="cancelled")
-    if isinstance(final, Failed):
-        return json_error(final.message, 502, retryable=final.retryable)
-    return json_error("The generation ended without a result.", 502, retryable=True)
+    if final is None:
+        return json_error("The generation ended without a result.", 502, retryable=True)
+    data = final.payload()
+    if final.name == "completed":
+        return JsonResponse({"plan": data["plan"]})
+    if final.name == "cancelled":
+        return json_error(data["message"], 409, reason="cancelled")
+    return json_error(data["message"], 502, retryable=data.get("retryable", True))
 
 
 def _plan_status(session) -> dict:

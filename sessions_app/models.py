@@ -139,6 +139,12 @@ class StudySession(models.Model):
         ]
 
     @property
+    def is_generating(self) -> bool:
+        """A live generation holds the session. A stale claim (its worker died) counts as
+        released everywhere: uploads, deletes, the page and a new claim all ignore it."""
+        return self.status == self.Status.GENERATING_PLAN and not self.is_stale
+
+    @property
     def status_label(self) -> str:
         """The status as the learner reads it: "Uploading documents" only says what the
         session is doing when it has documents and no plan yet (SPEC §8)."""
@@ -335,15 +341,24 @@ class StudySession(models.Model):
         return bool(released)
 
     def request_cancel(self) -> bool:
-        """Ask the running generation (in any process) to stop. False if none is running."""
+        """Ask the running generation (in any process) to stop. False if none is running.
+
+        On PostgreSQL the owner hears of it at once (NOTIFY, see plans.relay); elsewhere, and
+        as a fallback, on its next heartbeat.
+        """
         updated = StudySession.objects.filter(
             pk=self.pk, status=self.Status.GENERATING_PLAN
         ).update(cancel_requested_at=timezone.now())
+        if updated:
+            notify(CANCEL_CHANNEL, str(self.pk))
         return bool(updated)
 
     def release_if_abandoned(self, silent_for: float) -> bool:
         """GENERATING_PLAN → UPLOADING when no worker has sent a heartbeat for `silent_for`
-        seconds: a cancel request that no live worker will ever read. False otherwise."""
+        seconds: a cancel request that no live worker will ever read. False otherwise.
+
+        Not a way for a live generation to end (that is plans.generation's `_finish`): this
+        takes over the claim of a worker that died, as a new claim or the sweep would."""
         now = timezone.now()
         released = StudySession.objects.filter(
             Q(generation_heartbeat_at__lt=now - timedelta(seconds=silent_for))
@@ -430,6 +445,7 @@ class StudySession(models.Model):
             updated_at=now,
         )
         self.generation_runs.end(GenerationRun.Outcome.FAILED, "Reset by staff.")
+        notify(CANCEL_CHANNEL, str(self.pk))  # its owner (any worker) stops at once
         self.refresh_from_db()
 
     def clear_draft_plan(self) -> None:
@@ -452,6 +468,42 @@ class StudySession(models.Model):
 
     async def arequest_cancel(self) -> bool:
         return await run_db(self.request_cancel)
+
+
+# Channels of PostgreSQL NOTIFY (plans.relay listens): a run's events, and cancel requests.
+EVENTS_CHANNEL = "studyplanner_plan_events"
+CANCEL_CHANNEL = "studyplanner_plan_cancel"
+
+
+def notify(channel: str, payload: str) -> None:
+    """PostgreSQL NOTIFY on the default connection (a no-op on other databases): how a run's
+    events and cancel requests reach the other workers. `payload` stays a short pointer."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [channel, payload])
+
+
+def sweep_abandoned() -> tuple[int, int]:
+    """Release sessions whose worker died (stale heartbeat) and close runs nobody owns any
+    more; any process may call it (plans.live does, periodically). Returns the counts."""
+    stale = list(StudySession.objects.stale().values_list("pk", flat=True))
+    released = 0
+    if stale:
+        released = (
+            StudySession.objects.stale()
+            .filter(pk__in=stale)
+            .update(**_NO_GENERATION, updated_at=timezone.now())
+        )
+    orphans = GenerationRun.objects.running().exclude(
+        session__status=StudySession.Status.GENERATING_PLAN
+    )
+    closed = orphans.end(
+        GenerationRun.Outcome.FAILED,
+        "The worker generating this plan stopped responding; the run was closed.",
+    )
+    return released, closed
 
 
 # The columns of a session no generation holds: what every way of ending one writes.
@@ -511,6 +563,10 @@ class GenerationRun(models.Model):
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     error = models.TextField(blank=True)
+    # What a watcher on any worker needs to resume the run's event stream (SPEC §7): the
+    # `document_processed` events without their plans ({"seq", "doc", "total", "percent",
+    # "message", "document"}) and, once it ended, its final event ({"seq", "name", "data"}).
+    events = models.JSONField(default=dict, blank=True)
 
     objects = GenerationRunQuerySet.as_manager()
 

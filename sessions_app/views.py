@@ -149,7 +149,7 @@ def locked_out(request, response=None, credentials=None):
 
 
 def _why_documents_are_locked(session: StudySession) -> str | None:
-    if session.status == StudySession.Status.GENERATING_PLAN:
+    if session.is_generating:  # a stale claim (its worker died) locks nothing
         return "A plan is being generated; wait for it to finish or cancel it first."
     if session.status == StudySession.Status.EDITING_PLAN:
         return "Choose “Add more documents” first; the plan then takes in only the new ones."
@@ -252,7 +252,7 @@ def reopen_session(request, pk):
 def delete_session(request, pk):
     """Confirm (GET), then delete the session with its documents and stored files (POST)."""
     session = get_session_for(request, pk)
-    if session.status == StudySession.Status.GENERATING_PLAN and not session.is_stale:
+    if session.is_generating:
         return refuse(request, session, "Cancel the running generation before deleting.")
     if request.method == "GET":
         return render(request, "sessions/delete.html", {"session": session})

@@ -2,7 +2,8 @@
 
 Wraps Django with two small pieces Django's ASGI handler leaves out: static files (unless a
 proxy serves them, SERVE_STATIC=False) and the ASGI lifespan protocol, used to close the
-shared AI HTTP client cleanly when the server stops.
+shared AI HTTP client cleanly when the server stops, after the apps' shutdown hooks
+(studyplanner.lifecycle: running generations save their progress and hand back their claims).
 """
 
 import gc
@@ -48,8 +49,10 @@ class StaticFiles(ASGIStaticFilesHandler):
 
 async def _run_shutdown_hooks() -> None:
     from ai import close_clients
+    from studyplanner.lifecycle import run_shutdown_hooks
     from studyplanner.metrics import forget_this_process
 
+    await run_shutdown_hooks()  # the apps' (plans: stop live generations, save, release)
     await close_clients()
     forget_this_process()
 

@@ -260,6 +260,12 @@ if not 0 < PLAN_HEARTBEAT_INTERVAL * 3 <= PLAN_STALE_AFTER:
         "abandoned and be taken over."
     )
 
+# Issue 10, resumable generation (SPEC §7): a run with nobody watching goes on this long
+# (0: it stops as soon as the last watcher leaves); a watcher whose sends stay blocked this
+# long (a client that stopped reading) is detached.
+PLAN_DETACHED_GRACE = env.float("PLAN_DETACHED_GRACE", default=30.0)
+SSE_SEND_TIMEOUT = env.float("SSE_SEND_TIMEOUT", default=30.0)
+
 MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", default=20)
 MAX_FILES_PER_SESSION = env.int("MAX_FILES_PER_SESSION", default=50)
 MAX_PDF_PAGES = env.int("MAX_PDF_PAGES", default=1000)

@@ -19,6 +19,7 @@ import contextlib
 import json
 import re
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -138,3 +139,123 @@ async def paced(
             producer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await producer
+
+
+def _coalesces(item) -> bool:
+    return getattr(item, "coalesce", False)
+
+
+class Feed:
+    """One watcher's events of a stream that several clients may watch: bounded, paced, and
+    detachable.
+
+    The producer `put`s without ever waiting (one slow client must not slow the others): a
+    coalescing item replaces a coalescing one still waiting at the tail, so a client that
+    stops reading holds at most one pending state plus the items that must all arrive (the
+    others, e.g. `document_processed` and the final event); past `max_items` of those the
+    feed detaches itself. The connection takes items with `next()`: PING after
+    `ping_interval` s of silence, coalescing items at most every `min_gap` s (a held one is
+    dropped when a newer item follows it, as in `paced`), _END once the feed is finished
+    (after its last item) or detached (at once).
+
+    `stalled(timeout)` says whether the reader went off with an item (to send it) more than
+    `timeout` s ago and hasn't come back while items wait: a client that stopped reading.
+    """
+
+    def __init__(self, *, ping_interval: float, min_gap: float = 0.1, max_items: int = 1000):
+        self.ping_interval = ping_interval
+        self.min_gap = min_gap
+        self.max_items = max_items
+        self.items: deque = deque()
+        self.finished = False
+        self.detached = ""  # why, once detached
+        self._waiter: asyncio.Future | None = None
+        self._away_since: float | None = None  # when `next` last returned
+        self._last_out = time.monotonic()
+        self._last_coalesced = float("-inf")
+
+    def put(self, item) -> None:
+        if self.finished or self.detached:
+            return
+        if self.items and _coalesces(self.items[-1]):
+            # A state still waiting is obsolete once anything newer arrives (see `next`).
+            self.items[-1] = item
+        else:
+            self.items.append(item)
+            if len(self.items) > self.max_items:
+                self.detach("too many events waiting")
+                return
+        self._wake()
+
+    def finish(self) -> None:
+        """No more items: `next` gives what is left, then _END."""
+        self.finished = True
+        self._wake()
+
+    def detach(self, reason: str) -> None:
+        """Stop now: what is left is dropped and `next` gives _END."""
+        self.detached = reason
+        self.items.clear()
+        self._wake()
+
+    def stalled(self, timeout: float, now: float | None = None) -> bool:
+        away = self._away_since
+        now = time.monotonic() if now is None else now
+        return away is not None and bool(self.items) and now - away > timeout
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def next(self):
+        self._away_since = None
+        try:
+            while True:
+                if self.detached:
+                    return _END
+                now = time.monotonic()
+                if self.items:
+                    item = self.items[0]
+                    if not _coalesces(item):
+                        self.items.popleft()
+                        return self._out(item, now)
+                    if len(self.items) > 1:  # a newer state follows: this one is obsolete
+                        self.items.popleft()
+                        continue
+                    timeout = self._last_coalesced + self.min_gap - now
+                    if timeout <= 0:
+                        self.items.popleft()
+                        self._last_coalesced = now
+                        return self._out(item, now)
+                elif self.finished:
+                    return _END
+                else:
+                    timeout = self._last_out + self.ping_interval - now
+                    if timeout <= 0:
+                        return self._out(PING, now)
+                await self._wait(timeout)
+        finally:
+            self._away_since = time.monotonic()
+
+    def _out(self, item, now: float):
+        self._last_out = now
+        return item
+
+    async def _wait(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        timer = loop.call_later(seconds, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    async def __aiter__(self):
+        while (item := await self.next()) is not _END:
+            yield item
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)

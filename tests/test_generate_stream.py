@@ -55,13 +55,20 @@ class EventSequenceTests(StreamTestCase):
         self.assertEqual([(p["doc"], p["total"]) for p in processed], [(1, 3), (2, 3), (3, 3)])
         self.assertEqual([p["plan"] for p in processed], list(WEEK_PLANS.values()))
         self.assertEqual(events[-1].json["plan"], WEEK_PLANS["week3.md"])
-        self.assertEqual([e.id for e in events], [str(n) for n in range(1, len(events) + 1)])
+        # Ids are "<run>.<seq>": the run of `started`, numbers rising (coalesced progress
+        # events leave gaps).
+        run_id = events[0].json["run"]
+        self.assertEqual({e.id.rpartition(".")[0] for e in events}, {run_id})
+        numbers = [int(e.id.rpartition(".")[2]) for e in events]
+        self.assertEqual(numbers, sorted(set(numbers)))
+        self.assertEqual(numbers[0], 1)
         self.assertTrue(raw.startswith("retry: "))
 
         session = await self.refreshed()
         self.assertEqual(session.status, Status.EDITING_PLAN)
         self.assertEqual(session.draft_plan, WEEK_PLANS["week3.md"])
         run = await GenerationRun.objects.aget(session=self.session)
+        self.assertEqual(str(run.pk), run_id)
         self.assertEqual(run.outcome, GenerationRun.Outcome.SUCCEEDED)
         self.assertEqual(run.documents_processed, 3)
         self.assertEqual((run.prompt_tokens, run.completion_tokens), (36, 102))  # 3 calls × 12/34

@@ -165,7 +165,9 @@ class SessionDetailTests(AppTestCase):
 
         html = response.content.decode()
         self.assertTrue(html.lstrip().startswith('<section id="generation"'), html[:200])
-        self.assertIn(f'sse-connect="/sessions/{session.pk}/generate-plan?format=html"', html)
+        self.assertIn(
+            f'sse-connect="/sessions/{session.pk}/generate-plan?format=html&amp;attach=1"', html
+        )
         self.assertIn('sse-close="completed"', html)
         self.assertIn('aria-live="polite"', html)
         self.assertNotIn("{#", html)  # no template syntax leaks into the page

@@ -12,6 +12,7 @@ from sessions_app.models import (
     HeartbeatState,
     LostClaim,
     StudySession,
+    sweep_abandoned,
 )
 from tests.base import SAMPLE_PLAN, AppTestCase
 
@@ -301,3 +302,28 @@ class StaleQuerySetTests(AppTestCase):
         self.make_session(owner=self.other)
 
         self.assertEqual(list(StudySession.objects.owned_by(self.owner)), [mine])
+
+
+class SweepTests(AppTestCase):
+    @override_settings(PLAN_STALE_AFTER=60)
+    def test_the_sweep_releases_stale_sessions_and_closes_runs_nobody_owns(self):
+        old = timezone.now() - timedelta(seconds=61)
+        dead = self.make_session(status=Status.GENERATING_PLAN, generation_heartbeat_at=old)
+        live = self.make_session(
+            status=Status.GENERATING_PLAN, generation_heartbeat_at=timezone.now()
+        )
+        dead_run = GenerationRun.objects.create(session=dead, builder="offline")
+        live_run = GenerationRun.objects.create(session=live, builder="offline")
+        released = self.make_session(status=Status.UPLOADING)
+        orphan = GenerationRun.objects.create(session=released, builder="offline")
+
+        self.assertEqual(sweep_abandoned(), (1, 2))
+
+        dead.refresh_from_db()
+        self.assertEqual(dead.status, Status.UPLOADING)
+        self.assertIsNone(dead.generation_token)
+        for run, outcome in ((dead_run, "failed"), (orphan, "failed"), (live_run, "running")):
+            run.refresh_from_db()
+            self.assertEqual(run.outcome, outcome)
+        live.refresh_from_db()
+        self.assertEqual(live.status, Status.GENERATING_PLAN)

@@ -2,12 +2,14 @@
 
 import shutil
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from django.contrib.admin.models import LogEntry
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
+from django.utils import timezone
 
 from sessions_app.models import Document, StudySession
 from tests import documents as files
@@ -133,12 +135,26 @@ class UploadTests(UploadTestCase):
         self.make_document(self.session)
         for status in (StudySession.Status.GENERATING_PLAN, StudySession.Status.EDITING_PLAN):
             with self.subTest(status=status):
-                StudySession.objects.filter(pk=self.session.pk).update(status=status)
+                StudySession.objects.filter(pk=self.session.pk).update(
+                    status=status, generation_heartbeat_at=timezone.now()
+                )
 
                 response = self.upload(upload("late.md", b"# Late"))
 
                 self.assertEqual(response.status_code, 409)
                 self.assertEqual(self.session.documents.count(), 1)
+
+    def test_a_stale_generation_whose_worker_died_does_not_lock_uploads(self):
+        self.make_document(self.session)
+        StudySession.objects.filter(pk=self.session.pk).update(
+            status=StudySession.Status.GENERATING_PLAN,
+            generation_heartbeat_at=timezone.now() - timedelta(hours=1),
+        )
+
+        response = self.upload(upload("late.md", b"# Late"))
+
+        self.assertEqual(response.status_code, 201)
+        self.assertEqual(self.session.documents.count(), 2)
 
     def test_the_page_form_redirects_back_and_shows_each_failure_once(self):
         response = self.upload(

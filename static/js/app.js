@@ -21,11 +21,24 @@
     }
   });
 
+  // --- Resumable generation (issue 10): say so while the connection is down ------------
+  function reconnectingNote(panel, shown) {
+    var note = panel && panel.querySelector ? panel.querySelector("[data-reconnecting]") : null;
+    if (note) note.hidden = !shown;
+  }
+
+  document.addEventListener("htmx:sseOpen", function (evt) {
+    reconnectingNote(evt.target, false);
+  });
+
   document.addEventListener("htmx:sseError", function (evt) {
     var source = evt.detail && evt.detail.source;
     var panel = evt.target;
     if (!source || source.readyState !== EventSource.CLOSED || !panel.hasAttribute("sse-connect")) {
-      return; // the browser is reconnecting by itself: the server resumes the run
+      // The browser is reconnecting by itself (with Last-Event-ID): the server resumes the
+      // run, which went on meanwhile.
+      reconnectingNote(panel, true);
+      return;
     }
     // The stream could not start (e.g. the plan is already being generated elsewhere).
     // Stop the extension's retries and show the session's current state instead.

@@ -151,6 +151,24 @@ class GenerationJourneyTests(LiveGenerationTestCase):
         self.assertEqual(sum('New document "week1.md"' in p for p in prompts), 1)
         self.assertEqual(self.plan_status()["status"], "EDITING_PLAN")
 
+    def test_a_reload_mid_generation_keeps_the_plan_growing_and_it_finishes(self):
+        self.create_session_with_two_documents("Biology")
+        self.generate()
+        expect(self.page.locator("#generation-progress .plan-outline")).to_contain_text("Limits")
+
+        self.page.reload()  # issue 10: the generation belongs to the server
+
+        expect(self.page.get_by_role("heading", name="Generating your study plan")).to_be_visible()
+        expect(self.page.locator("#generation-progress .plan-outline")).to_contain_text("Limits")
+        self.snapshot("detail-after-reload-during-generation")
+        expect(self.page.locator("#generation-message")).to_contain_text(
+            "document 2 of 2", timeout=30_000
+        )
+        expect(self.page.locator("#plan-editor")).to_be_visible(timeout=30_000)
+        prompts = [r.user_prompt for r in self.provider.requests]
+        self.assertEqual(sum('New document "week1.md"' in p for p in prompts), 1)
+        self.assertEqual(sum('New document "week2.md"' in p for p in prompts), 1)
+
     def test_a_failing_provider_shows_the_error_and_retry_succeeds(self):
         self.provider.responder = lambda request: Reply.error(503, message="Overloaded")
         self.create_session_with_two_documents("Chemistry")
