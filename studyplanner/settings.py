@@ -351,3 +351,6 @@ LOGGING = {
 # objects trigger a young collection. See README "Benchmark" for the measured effect.
 GC_FREEZE = env.bool("GC_FREEZE", default=False)
 GC_GEN0_THRESHOLD = env.int("GC_GEN0_THRESHOLD", default=0)
+
+# `python manage.py test` applies the same test-wide settings as pytest (tests/conftest.py).
+TEST_RUNNER = "tests.runner.TestRunner"
