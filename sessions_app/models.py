@@ -13,13 +13,41 @@ from datetime import timedelta
 from pathlib import PurePath
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from studyplanner.db import run_db
 
 logger = logging.getLogger(__name__)
+
+
+def update_returning(queryset: models.QuerySet, values: dict, returning: list[str]) -> tuple | None:
+    """`queryset.update(**values)` as ONE statement that also returns the named fields of
+    the updated row (UPDATE … RETURNING, PostgreSQL and SQLite ≥ 3.35): the values as the
+    model holds them, or None when no row matched. For a single-row queryset (a pk filter)."""
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    connection = connections[queryset.db]
+    sql, params = query.get_compiler(queryset.db).as_sql()
+    fields = [queryset.model._meta.get_field(name) for name in returning]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {columns}", params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    converted = []
+    for field, value in zip(fields, row, strict=True):
+        for converter in connection.ops.get_db_converters(
+            field.get_col(field.model._meta.db_table)
+        ):
+            value = converter(value, field, connection)
+        if hasattr(field, "from_db_value"):
+            value = field.from_db_value(value, None, connection)
+        converted.append(value)
+    return tuple(converted)
 
 
 class GenerationRefused(Exception):
@@ -178,8 +206,12 @@ class StudySession(models.Model):
         stays for callers that still read it and is always False.
         """
         # Only what identifies them: the texts (megabytes) are loaded one at a time later.
-        completed = list(self.completed_documents().only("id", "original_name", "position"))
-        present = {str(pk) for pk in self.documents.values_list("id", flat=True)}
+        # One SELECT for all of them (the session's link too, or each would load it).
+        documents = list(
+            self.documents.only("id", "session", "original_name", "position", "status")
+        )
+        completed = [d for d in documents if d.status == Document.Status.COMPLETED]
+        present = {str(d.pk) for d in documents}
         if gone := [pk for pk in self.folded_document_ids if pk not in present]:
             # Deleted some other way than the page (admin, shell): same rule, the plan stays.
             for pk in gone:
@@ -248,21 +280,29 @@ class StudySession(models.Model):
             Q(generation_heartbeat_at__lt=stale_before) | Q(generation_heartbeat_at__isnull=True),
             status=self.Status.GENERATING_PLAN,
         )
-        claimed = StudySession.objects.filter(
-            claimable, Exists(has_completed_document), pk=self.pk
-        ).update(
-            status=self.Status.GENERATING_PLAN,
-            generation_token=token,
-            generation_heartbeat_at=now,
-            cancel_requested_at=None,
-            updated_at=now,
+        # One statement: the claim returns the row's progress (no refresh after it).
+        claimed = update_returning(
+            StudySession.objects.filter(claimable, Exists(has_completed_document), pk=self.pk),
+            {
+                "status": self.Status.GENERATING_PLAN,
+                "generation_token": token,
+                "generation_heartbeat_at": now,
+                "cancel_requested_at": None,
+                "updated_at": now,
+            },
+            ["draft_plan", "folded_document_ids", "title", "language"],
         )
-        if not claimed:
+        if claimed is None:
             self.refresh_from_db()
             raise self.refusal() or GenerationRefused(
                 "already_generating", "A study plan is already being generated for this session."
             )
-        self.refresh_from_db()
+        self.draft_plan, self.folded_document_ids, self.title, self.language = claimed
+        self.status = self.Status.GENERATING_PLAN
+        self.generation_token = token
+        self.generation_heartbeat_at = now
+        self.cancel_requested_at = None
+        self.updated_at = now
         # A takeover: whatever run the dead worker left "running" is over.
         self.generation_runs.end(
             GenerationRun.Outcome.FAILED,
@@ -272,13 +312,13 @@ class StudySession(models.Model):
     def heartbeat(self) -> HeartbeatState:
         """Refresh the heartbeat; report whether the run should go on."""
         now = timezone.now()
-        if not self._fenced().update(generation_heartbeat_at=now):
+        updated = update_returning(
+            self._fenced(), {"generation_heartbeat_at": now}, ["cancel_requested_at"]
+        )
+        if updated is None:
             return HeartbeatState.LOST
         self.generation_heartbeat_at = now
-        cancel = StudySession.objects.filter(pk=self.pk).values_list(
-            "cancel_requested_at", flat=True
-        )
-        return HeartbeatState.CANCEL_REQUESTED if cancel.first() else HeartbeatState.OWNED
+        return HeartbeatState.CANCEL_REQUESTED if updated[0] else HeartbeatState.OWNED
 
     def save_progress(self, plan: list, folded_document_ids: list[str]) -> bool:
         """Store the plan after a document was folded in (and refresh the heartbeat).
@@ -287,21 +327,24 @@ class StudySession(models.Model):
         stop between documents without waiting for its next heartbeat.
         """
         now = timezone.now()
-        updated = self._fenced().update(
-            draft_plan=plan,
-            folded_document_ids=folded_document_ids,
-            generation_heartbeat_at=now,
-            updated_at=now,
+        # One statement: the write returns the cancel flag (no SELECT after it).
+        updated = update_returning(
+            self._fenced(),
+            {
+                "draft_plan": plan,
+                "folded_document_ids": folded_document_ids,
+                "generation_heartbeat_at": now,
+                "updated_at": now,
+            },
+            ["cancel_requested_at"],
         )
-        if not updated:
+        if updated is None:
             raise LostClaim()
         self.draft_plan = plan
         self.folded_document_ids = folded_document_ids
         self.generation_heartbeat_at = now
-        cancel = StudySession.objects.filter(pk=self.pk).values_list(
-            "cancel_requested_at", flat=True
-        )
-        return cancel.first() is not None
+        self.updated_at = now
+        return updated[0] is not None
 
     def complete_with_plan(self, plan: list) -> None:
         """GENERATING_PLAN → EDITING_PLAN with the finished plan, which the caller has

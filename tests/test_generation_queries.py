@@ -1,0 +1,78 @@
+"""Database round trips of a generation (issue 16): a whole 3-document offline generation
+costs a fixed, small number of SQL statements and thread hops. Any extra statement or hop
+(a refresh after the claim, a follow-up SELECT for the cancel flag, a SELECT per document)
+makes these fail: lower the numbers when you save one, never raise them silently."""
+
+from asgiref.sync import async_to_sync
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from plans.builders.offline import OfflineBuilder
+from plans.generation import Completed, build_plan
+from plans.models import PlanVersion
+from sessions_app.models import GenerationRun, StudySession
+from tests.base import AppTestCase
+from tests.test_middleware_hops import counting_hops
+
+# What a test's transaction adds around atomic blocks; in production these are BEGIN/COMMIT
+# sent by the driver itself, not statements of ours.
+SAVEPOINTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+
+
+def statements(captured) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if not q["sql"].startswith(SAVEPOINTS)]
+
+
+class ThreeDocumentGenerationRoundTripTests(AppTestCase):
+    def setUp(self):
+        self.session = self.make_session()
+        for number in range(1, 4):
+            self.make_document(
+                self.session,
+                name=f"lecture-{number}.md",
+                text=f"# Lecture {number}\n\n## Topic {number}\n\n### Part {number}\n\nText.",
+            )
+
+    async def generate(self, session=None) -> list:
+        session = session or await StudySession.objects.aget(pk=self.session.pk)
+        return [event async for event in build_plan(session, builder=OfflineBuilder())]
+
+    def test_a_three_document_generation_costs_a_fixed_number_of_statements(self):
+        session = StudySession.objects.get(pk=self.session.pk)  # the caller's, not counted
+        with CaptureQueriesContext(connection) as captured:
+            events = async_to_sync(self.generate)(session)
+
+        self.assertIsInstance(events[-1], Completed)
+        sql = statements(captured)
+        expected = EXPECTED_STATEMENTS[connection.vendor]
+        self.assertEqual(len(sql), expected, "\n".join(s[:120] for s in sql))
+
+    async def test_a_three_document_generation_costs_a_fixed_number_of_thread_hops(self):
+        session = await StudySession.objects.aget(pk=self.session.pk)
+        with counting_hops() as hops:
+            events = await self.generate(session)
+
+        self.assertIsInstance(events[-1], Completed)
+        names = [getattr(f, "__qualname__", "?") for f in hops]
+        self.assertEqual(len(hops), EXPECTED_HOPS, names)
+
+    async def test_the_generation_still_saves_every_document_and_its_history(self):
+        await self.generate()
+
+        session = await StudySession.objects.aget(pk=self.session.pk)
+        self.assertEqual(session.status, StudySession.Status.EDITING_PLAN)
+        self.assertEqual(len(session.folded_document_ids), 3)
+        self.assertEqual(
+            await PlanVersion.objects.filter(
+                session=session, source=PlanVersion.Source.DOCUMENT
+            ).acount(),
+            3,
+        )
+        run = await GenerationRun.objects.aget(session=session)
+        self.assertEqual(run.outcome, GenerationRun.Outcome.SUCCEEDED)
+        self.assertEqual(run.documents_processed, 3)
+        self.assertIsNotNone(run.first_event_at)
+
+
+EXPECTED_STATEMENTS = {"sqlite": 22, "postgresql": 26}
+EXPECTED_HOPS = 9
