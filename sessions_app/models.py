@@ -23,23 +23,33 @@ from studyplanner.db import run_db
 logger = logging.getLogger(__name__)
 
 
-def update_returning(queryset: models.QuerySet, values: dict, returning: list[str]) -> tuple | None:
+def update_returning(
+    queryset: models.QuerySet,
+    values: dict,
+    returning: list[str],
+    extra: str = "",
+    extra_params: tuple = (),
+) -> tuple | None:
     """`queryset.update(**values)` as ONE statement that also returns the named fields of
     the updated row (UPDATE … RETURNING, PostgreSQL and SQLite ≥ 3.35): the values as the
-    model holds them, or None when no row matched. For a single-row queryset (a pk filter)."""
+    model holds them, or None when no row matched. For a single-row queryset (a pk filter).
+    `extra` (with its `extra_params`) is one more SQL expression to return, last, as the
+    driver reads it."""
     query = queryset.query.chain(UpdateQuery)
     query.add_update_values(values)
     connection = connections[queryset.db]
     sql, params = query.get_compiler(queryset.db).as_sql()
     fields = [queryset.model._meta.get_field(name) for name in returning]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    if extra:
+        columns += f", {extra}"
     with connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {columns}", params)
+        cursor.execute(f"{sql} RETURNING {columns}", [*params, *extra_params])
         row = cursor.fetchone()
     if row is None:
         return None
     converted = []
-    for field, value in zip(fields, row, strict=True):
+    for field, value in zip(fields, row, strict=False):
         for converter in connection.ops.get_db_converters(
             field.get_col(field.model._meta.db_table)
         ):
@@ -47,7 +57,7 @@ def update_returning(queryset: models.QuerySet, values: dict, returning: list[st
         if hasattr(field, "from_db_value"):
             value = field.from_db_value(value, None, connection)
         converted.append(value)
-    return tuple(converted)
+    return (*converted, *row[len(fields) :])
 
 
 class GenerationRefused(Exception):
@@ -291,22 +301,36 @@ class StudySession(models.Model):
                 "updated_at": now,
             },
             ["draft_plan", "folded_document_ids", "title", "language"],
+            # Whether a run of this session is still "running": only after a takeover.
+            extra=self._RUNNING_RUN_SQL(),
+            extra_params=(GenerationRun.Outcome.RUNNING,),
         )
         if claimed is None:
             self.refresh_from_db()
             raise self.refusal() or GenerationRefused(
                 "already_generating", "A study plan is already being generated for this session."
             )
-        self.draft_plan, self.folded_document_ids, self.title, self.language = claimed
+        self.draft_plan, self.folded_document_ids, self.title, self.language, taken_over = claimed
         self.status = self.Status.GENERATING_PLAN
         self.generation_token = token
         self.generation_heartbeat_at = now
         self.cancel_requested_at = None
         self.updated_at = now
+        if not taken_over:
+            return
         # A takeover: whatever run the dead worker left "running" is over.
         self.generation_runs.end(
             GenerationRun.Outcome.FAILED,
             "The worker generating this plan stopped responding; the run was taken over.",
+        )
+
+    @staticmethod
+    def _RUNNING_RUN_SQL() -> str:
+        quote = connections["default"].ops.quote_name
+        runs, sessions = GenerationRun._meta.db_table, StudySession._meta.db_table
+        return (
+            f"EXISTS (SELECT 1 FROM {quote(runs)} WHERE {quote(runs)}.{quote('session_id')}"
+            f" = {quote(sessions)}.{quote('id')} AND {quote(runs)}.{quote('outcome')} = %s)"
         )
 
     def heartbeat(self) -> HeartbeatState:

@@ -74,5 +74,5 @@ class ThreeDocumentGenerationRoundTripTests(AppTestCase):
         self.assertIsNotNone(run.first_event_at)
 
 
-EXPECTED_STATEMENTS = {"sqlite": 22, "postgresql": 26}
-EXPECTED_HOPS = 9
+EXPECTED_STATEMENTS = {"sqlite": 16, "postgresql": 20}
+EXPECTED_HOPS = 5
