@@ -175,8 +175,17 @@ class StopSignal:
 
 
 async def _watch_heartbeat(session: StudySession, stop: StopSignal, interval: float) -> None:
+    due = interval
     while not stop.event.is_set():
-        await asyncio.sleep(interval)
+        last = session.generation_heartbeat_at
+        await asyncio.sleep(due)
+        refreshed = session.generation_heartbeat_at
+        if refreshed is not None and refreshed != last:
+            # A progress write refreshed the heartbeat (and read the cancel flag) meanwhile:
+            # the next heartbeat is due an interval after it, not now.
+            due = max(0.0, interval - (timezone.now() - refreshed).total_seconds())
+            continue
+        due = interval
         try:
             state = await session.aheartbeat()
         except Exception:  # a database hiccup must not kill the generation by itself
@@ -270,7 +279,7 @@ def _claim_and_start_run(session: StudySession, builder: PlanBuilder):
 
 
 def _start_run(session: StudySession, builder: PlanBuilder):
-    documents, start_over = session.documents_to_fold()
+    documents, start_over = session.documents_to_fold(with_texts=True)
     folded = [] if start_over else list(session.folded_document_ids)
     plan = [] if start_over else session.plan
     run = GenerationRun.objects.create(
@@ -284,15 +293,14 @@ def _start_run(session: StudySession, builder: PlanBuilder):
 
 
 def _load_documents(documents: list[Document]) -> dict:
-    """The texts of `documents` by pk, in one SELECT (each was already read, so the memory
-    they take stays within the upload limits)."""
-    rows = Document.objects.filter(pk__in=[d.pk for d in documents]).values_list(
-        "pk", "content_text", "outline"
-    )
-    names = {d.pk: d.original_name for d in documents}
+    """What the builder reads of `documents` (from documents_to_fold(with_texts=True)), by pk."""
     return {
-        pk: SourceDocument(name=names[pk], text=text, outline=outline or [])
-        for pk, text, outline in rows
+        document.pk: SourceDocument(
+            name=document.original_name,
+            text=document.text_to_fold,
+            outline=document.outline_to_fold or [],
+        )
+        for document in documents
     }
 
 

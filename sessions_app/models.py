@@ -14,7 +14,7 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.db import connections, models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
@@ -207,19 +207,31 @@ class StudySession(models.Model):
     def completed_documents(self):
         return self.documents.filter(status=Document.Status.COMPLETED)
 
-    def documents_to_fold(self) -> tuple[list["Document"], bool]:
+    def documents_to_fold(self, with_texts: bool = False) -> tuple[list["Document"], bool]:
         """The completed documents a run must still fold in, and whether it starts over.
 
         A run never starts over by itself (SPEC §3: no action loses a saved plan): a
         deleted document only leaves `folded_document_ids` and its topics stay in the plan
         until the learner edits them or asks for a rebuild (`start_over`). The second value
-        stays for callers that still read it and is always False.
+        stays for callers that still read it and is always False. `with_texts`: the
+        documents to fold come with their `content_text` and `outline` (read in the same
+        SELECT; the other documents' texts are not read).
         """
-        # Only what identifies them: the texts (megabytes) are loaded one at a time later.
         # One SELECT for all of them (the session's link too, or each would load it).
-        documents = list(
-            self.documents.only("id", "session", "original_name", "position", "status")
-        )
+        documents = self.documents.only("id", "session", "original_name", "position", "status")
+        if with_texts:
+            to_fold = Q(status=Document.Status.COMPLETED) & ~Q(pk__in=self.folded_document_ids)
+            documents = documents.annotate(
+                text_to_fold=Case(
+                    When(to_fold, then="content_text"),
+                    default=Value(""),
+                    output_field=models.TextField(),
+                ),
+                outline_to_fold=Case(
+                    When(to_fold, then="outline"), default=None, output_field=models.JSONField()
+                ),
+            )
+        documents = list(documents)
         completed = [d for d in documents if d.status == Document.Status.COMPLETED]
         present = {str(d.pk) for d in documents}
         if gone := [pk for pk in self.folded_document_ids if pk not in present]:

@@ -3,6 +3,8 @@ costs a fixed, small number of SQL statements and thread hops. Any extra stateme
 (a refresh after the claim, a follow-up SELECT for the cancel flag, a SELECT per document)
 makes these fail: lower the numbers when you save one, never raise them silently."""
 
+import io
+
 from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -10,8 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from plans.builders.offline import OfflineBuilder
 from plans.generation import Completed, build_plan
 from plans.models import PlanVersion
+from sessions_app.extraction import extract_document
 from sessions_app.models import GenerationRun, StudySession
 from tests.base import AppTestCase
+from tests.documents import pdf_with_outline
 from tests.test_middleware_hops import counting_hops
 
 # What a test's transaction adds around atomic blocks; in production these are BEGIN/COMMIT
@@ -74,5 +78,29 @@ class ThreeDocumentGenerationRoundTripTests(AppTestCase):
         self.assertIsNotNone(run.first_event_at)
 
 
-EXPECTED_STATEMENTS = {"sqlite": 16, "postgresql": 20}
+EXPECTED_STATEMENTS = {"sqlite": 15, "postgresql": 19}
 EXPECTED_HOPS = 5
+
+
+class TextsReadWithTheClaimTests(AppTestCase):
+    def test_the_documents_texts_and_outlines_read_with_the_claim_reach_the_builder(self):
+        extracted = extract_document(io.BytesIO(pdf_with_outline()), "calculus.pdf")
+        session = self.make_session()
+        self.make_document(
+            session, name="calculus.pdf", text=extracted.text, outline=extracted.outline
+        )
+
+        async def generate():
+            return [event async for event in build_plan(session, builder=OfflineBuilder())]
+
+        events = async_to_sync(generate)()
+
+        self.assertIsInstance(events[-1], Completed)
+        topics = [(topic["title"], topic["subtopics"]) for topic in events[-1].plan]
+        self.assertEqual(
+            topics,
+            [
+                ("Limits", ["One-sided limits", "Limits at infinity"]),
+                ("Derivatives", ["Product rule"]),
+            ],
+        )
