@@ -3,17 +3,21 @@ costs a fixed, small number of SQL statements and thread hops. Any extra stateme
 (a refresh after the claim, a follow-up SELECT for the cancel flag, a SELECT per document)
 makes these fail: lower the numbers when you save one, never raise them silently."""
 
+import asyncio
+import contextlib
 import io
+from unittest import mock
 
 from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from plans.builders.offline import OfflineBuilder
-from plans.generation import Completed, build_plan
+from plans.generation import Completed, StopSignal, _watch_heartbeat, build_plan
 from plans.models import PlanVersion
 from sessions_app.extraction import extract_document
 from sessions_app.models import GenerationRun, StudySession
+from studyplanner.db import run_db
 from tests.base import AppTestCase
 from tests.documents import pdf_with_outline
 from tests.test_middleware_hops import counting_hops
@@ -104,3 +108,35 @@ class TextsReadWithTheClaimTests(AppTestCase):
                 ("Derivatives", ["Product rule"]),
             ],
         )
+
+
+class HeartbeatFoldedIntoProgressTests(AppTestCase):
+    def test_a_progress_write_during_the_wait_postpones_the_next_heartbeat(self):
+        session = self.make_session()
+        self.make_document(session)
+        session.claim_for_generation()
+        waits, hops_when_waiting = [], []
+
+        async def progress_write_during(delay):
+            # Stands in for the wait only: the progress write is the real one.
+            waits.append(delay)
+            hops_when_waiting.append(len(hops))
+            if len(waits) == 1:
+                await run_db(session.save_progress, [], [])
+            else:
+                raise asyncio.CancelledError
+
+        async def watch():
+            stop = StopSignal()
+            with (
+                mock.patch("plans.generation.asyncio.sleep", progress_write_during),
+                contextlib.suppress(asyncio.CancelledError),
+            ):
+                await _watch_heartbeat(session, stop, 60.0)
+
+        with counting_hops() as hops:
+            async_to_sync(watch)()
+
+        self.assertEqual(waits[0], 60.0)
+        self.assertTrue(59.0 < waits[1] <= 60.0, waits)
+        self.assertEqual(hops_when_waiting, [0, 1])  # the progress write; no heartbeat
