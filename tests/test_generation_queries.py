@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from plans.builders.offline import OfflineBuilder
 from plans.generation import Completed, StopSignal, _watch_heartbeat, build_plan
-from plans.models import PlanVersion
+from plans.models import VERSIONS_KEPT, PlanVersion
 from sessions_app.extraction import extract_document
 from sessions_app.models import GenerationRun, StudySession
 from studyplanner.db import run_db
@@ -140,3 +140,24 @@ class HeartbeatFoldedIntoProgressTests(AppTestCase):
         self.assertEqual(waits[0], 60.0)
         self.assertTrue(59.0 < waits[1] <= 60.0, waits)
         self.assertEqual(hops_when_waiting, [0, 1])  # the progress write; no heartbeat
+
+
+class VersionsPrunedOncePerRunTests(AppTestCase):
+    def test_a_generation_keeps_the_history_within_versions_kept(self):
+        session = self.make_session()
+        for number in range(VERSIONS_KEPT):
+            PlanVersion.objects.create(
+                session=session, plan=[], source=PlanVersion.Source.EDIT, label=f"edit {number}"
+            )
+        for number in range(1, 4):
+            self.make_document(session, name=f"l{number}.md", text=f"## Topic {number}\n\nText.")
+
+        async def generate():
+            return [event async for event in build_plan(session, builder=OfflineBuilder())]
+
+        events = async_to_sync(generate)()
+
+        self.assertIsInstance(events[-1], Completed)
+        versions = PlanVersion.objects.filter(session=session)
+        self.assertEqual(versions.count(), VERSIONS_KEPT)
+        self.assertEqual(versions.filter(source=PlanVersion.Source.DOCUMENT).count(), 3)
