@@ -286,10 +286,14 @@ def _offline_answer(question: str, sources: list[Source], language: str, builder
     candidates = []
     best = sources[0].score if sources else 0.0
     close = [s for s in sources if s.score >= OFFLINE_MIN_SCORE * best]
+    seen = set()
     for source in close[:OFFLINE_SENTENCES]:
         for index, sentence in enumerate(_sentences(source.text)):
+            if _is_heading(sentence) or sentence.casefold() in seen:
+                continue  # a heading set as prose answers nothing; a quote once is enough
             found = {sentence[a:b].casefold() for a, b in matched_spans(sentence, stems, language)}
             if found:
+                seen.add(sentence.casefold())
                 candidates.append((-len(found), source.n, index, sentence, source.n))
     chosen = sorted(candidates)[:OFFLINE_SENTENCES]
     # Quote them in the order they were ranked; each with the source it comes from.
@@ -303,6 +307,12 @@ def _offline_answer(question: str, sources: list[Source], language: str, builder
     if builder == "offline":
         pieces.append("\n" + NO_MODEL_LINE)
     return pieces
+
+
+def _is_heading(sentence: str) -> bool:
+    """A line in capitals (PDF text keeps headings such as "RECOVERING DATA ." as lines)."""
+    letters = [c for c in sentence if c.isalpha()]
+    return len(letters) >= 3 and all(c.isupper() for c in letters)
 
 
 def _sentences(text: str) -> list[str]:

@@ -272,9 +272,14 @@ class StudySession(models.Model):
                 "The plan is ready to edit. Choose “Add more documents” to fold in new material.",
             )
         if not self.completed_documents().exists():
+            waiting = self.documents.filter(
+                status__in=[Document.Status.PENDING, Document.Status.PROCESSING]
+            ).exists()
             return GenerationRefused(
                 "no_completed_document",
-                "Upload at least one document that could be read before generating a plan.",
+                "Your documents are still being read; you can generate once one is ready."
+                if waiting
+                else "Upload at least one document that could be read before generating a plan.",
             )
         return None
 

@@ -7,7 +7,7 @@ import re
 from django.test import override_settings
 
 from questions.models import Question
-from sessions_app.models import Passage, StudySession
+from sessions_app.models import Document, Passage, StudySession
 from tests.ask_support import STREAM, AskTestCase, add_document
 from tests.base import SAMPLE_PLAN
 from tests.fakes import FakeProviderMixin, Reply
@@ -208,6 +208,18 @@ class PageTests(AskTestCase):
         self.assertContains(response, "format=html&amp;q=Why%20%22quotes%22%20%26%20%3Ctags%3E%3F")
         self.assertContains(response, "Why &quot;quotes&quot; &amp; &lt;tags&gt;?")
         self.assertFalse(Question.objects.exists())  # the stream does the work
+
+    def test_before_any_document_is_read_the_ask_box_is_disabled_and_says_why(self):
+        session = self.make_session(title="Fresh")
+        self.make_document(session, status=Document.Status.PENDING)
+
+        response = self.client.get(f"/sessions/{session.pk}/")
+
+        self.assertContains(response, "You can ask as soon as one of your documents has been read.")
+        self.assertContains(response, 'disabled aria-describedby="ask-why"')
+        self.assertContains(
+            response, "Your documents are still being read; you can generate once one is ready."
+        )
 
     def test_the_session_page_has_the_ask_box_prefilled_from_q_and_the_history(self):
         self.client.post(

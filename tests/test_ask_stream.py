@@ -3,10 +3,12 @@ extractive answer and its citations, and the history row it leaves."""
 
 import re
 
+from asgiref.sync import sync_to_async
+
 from questions.answering import NO_MODEL_LINE
 from questions.models import Question
 from sessions_app.models import Passage
-from tests.ask_support import AskTestCase
+from tests.ask_support import AskTestCase, add_document
 from tests.streams import read_all
 
 
@@ -86,6 +88,27 @@ class OfflineAnswerTests(AskTestCase):
         first = (await read_all(await self.ask_stream("How do threads differ?")))[0][-1]
         second = (await read_all(await self.ask_stream("How do threads differ?")))[0][-1]
         self.assertEqual(first.json["answer"], second.json["answer"])
+
+    async def test_headings_set_as_prose_are_not_quoted_and_no_sentence_twice(self):
+        # PDF text often carries a heading in capitals as a line of its own, and two passages
+        # of one manual may repeat it: a learner should get the prose that answers.
+        manual = (
+            "RECOVERING DATA FROM DAMAGED FILES .\n"
+            "bzip2 compresses files in blocks, usually 900 kbytes long.\n\n"
+            "RECOVERING DATA FROM DAMAGED FILES .\n"
+            "The program bzip2recover recovers data from damaged files block by block."
+        )
+        await sync_to_async(add_document)(self.session, "bzip2.pdf", manual, 10)
+
+        response = await self.ask_stream("How do I recover data from damaged files?")
+        events, _, _ = await read_all(response)
+        quotes = re.findall(r"“([^”]+)”", events[-1].json["answer"])
+
+        self.assertIn(
+            "The program bzip2recover recovers data from damaged files block by block.", quotes
+        )
+        self.assertFalse([q for q in quotes if q.startswith("RECOVERING")], quotes)
+        self.assertEqual(len(quotes), len(set(quotes)))
 
     async def test_a_question_nothing_matches_says_so_and_cites_nothing(self):
         response = await self.ask_stream("Zyxwv qwerty?")

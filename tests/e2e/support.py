@@ -138,6 +138,20 @@ def _screenshots_on_failure(test):
     return guarded
 
 
+def record_texts(selector: str, name: str) -> str:
+    """An init script that records every distinct text of `selector` in `window[name]`, as
+    the learner would have seen it, however the page changes."""
+    return f"""
+window.{name} = [];
+new MutationObserver(() => {{
+  const element = document.querySelector({selector!r});
+  const text = element ? element.innerText.trim() : '';
+  const seen = window.{name};
+  if (text && seen[seen.length - 1] !== text) seen.push(text);
+}}).observe(document, {{subtree: true, childList: true, characterData: true}});
+"""
+
+
 class BrowserTestCase(unittest.TestCase):
     """One live server and one Chromium per class; a fresh browser context per test."""
 
@@ -202,3 +216,28 @@ class BrowserTestCase(unittest.TestCase):
         self.page.get_by_label("Password").fill(password)
         self.page.get_by_role("button", name="Log in").click()
         self.page.wait_for_url("**/sessions/")
+
+
+class FakeProviderBrowserTestCase(BrowserTestCase):
+    """A live server whose AI provider is the fake one (tests/fakes), for every AI feature:
+    `ai_env` names the settings that choose the model path."""
+
+    ai_env: dict[str, str] = {}
+
+    @classmethod
+    def start_server(cls) -> LiveServer:
+        from tests.fakes import FAKE_API_KEY, FakeProvider
+
+        cls.provider = FakeProvider().start()
+        cls.addClassCleanup(cls.provider.stop)
+        cls.server_env = {
+            **cls.ai_env,
+            "OPENROUTER_BASE_URL": cls.provider.base_url,
+            "OPENROUTER_API_KEY": FAKE_API_KEY,
+            "AI_RETRY_MAX_WAIT": "0.1",
+        }
+        return super().start_server()
+
+    def setUp(self):
+        super().setUp()
+        self.provider.reset()

@@ -9,42 +9,22 @@ the growing answer is on screen long enough to be seen.
 from playwright.sync_api import expect
 
 from tests.ask_fixture import CONTAINERS, OPERATING_SYSTEMS
-from tests.e2e.support import BrowserTestCase
-from tests.fakes import FAKE_API_KEY, FakeProvider, Reply
+from tests.e2e.support import FakeProviderBrowserTestCase, record_texts
+from tests.fakes import Reply
 
 ANSWER = (
     "An image is a read-only template made of layers [1], while every container shares "
     "the host's kernel [2]."
 )
 
-# Records every distinct text of the live answer, as the learner would see it.
-WATCH_ANSWER = """
-window.shownAnswers = [];
-new MutationObserver(() => {
-  const answer = document.querySelector('#ask-answer');
-  const text = answer ? answer.innerText.trim() : '';
-  const last = window.shownAnswers[window.shownAnswers.length - 1];
-  if (text && last !== text) window.shownAnswers.push(text);
-}).observe(document, {subtree: true, childList: true, characterData: true});
-"""
+WATCH_ANSWER = record_texts("#ask-answer", "shownAnswers")
 
 
-class AskJourneyTests(BrowserTestCase):
-    @classmethod
-    def start_server(cls):
-        cls.provider = FakeProvider().start()
-        cls.addClassCleanup(cls.provider.stop)
-        cls.server_env = {
-            "QUESTION_BUILDER": "openrouter",
-            "OPENROUTER_BASE_URL": cls.provider.base_url,
-            "OPENROUTER_API_KEY": FAKE_API_KEY,
-            "AI_RETRY_MAX_WAIT": "0.1",
-        }
-        return super().start_server()
+class AskJourneyTests(FakeProviderBrowserTestCase):
+    ai_env = {"QUESTION_BUILDER": "openrouter"}
 
     def setUp(self):
         super().setUp()
-        self.provider.reset()
         self.provider.responder = lambda request: Reply.stream(ANSWER, chunk_size=6, delay=0.06)
 
     def session_with_documents(self, page, title: str) -> str:

@@ -6,43 +6,23 @@ its answers slowly so the intermediate plans are on screen long enough to be see
 
 from playwright.sync_api import expect
 
-from tests.e2e.support import BrowserTestCase
-from tests.fakes import FAKE_API_KEY, FakeProvider, Reply
+from tests.e2e.support import FakeProviderBrowserTestCase, record_texts
+from tests.fakes import Reply
 from tests.plans_scripts import ScriptedPlans
 
 WEEK1 = "# Limits\n\nWhat a limit is, one-sided limits.\n"
 WEEK2 = "# Derivatives\n\nThe product rule and the chain rule.\n"
 
-# Records every distinct plan the live panel shows, as the learner would see it.
-WATCH_PLANS = """
-window.shownPlans = [];
-new MutationObserver(() => {
-  const plan = document.querySelector('#generation-progress .plan-outline');
-  const text = plan ? plan.innerText.trim() : '';
-  const last = window.shownPlans[window.shownPlans.length - 1];
-  if (text && last !== text) window.shownPlans.push(text);
-}).observe(document, {subtree: true, childList: true, characterData: true});
-"""
+WATCH_PLANS = record_texts("#generation-progress .plan-outline", "shownPlans")
 
 
-class LiveGenerationTestCase(BrowserTestCase):
+class LiveGenerationTestCase(FakeProviderBrowserTestCase):
     """A live server whose AI provider is the fake, and helpers for the session page."""
 
-    @classmethod
-    def start_server(cls):
-        cls.provider = FakeProvider().start()
-        cls.addClassCleanup(cls.provider.stop)
-        cls.server_env = {
-            "PLAN_BUILDER": "openrouter",
-            "OPENROUTER_BASE_URL": cls.provider.base_url,
-            "OPENROUTER_API_KEY": FAKE_API_KEY,
-            "AI_RETRY_MAX_WAIT": "0.1",
-        }
-        return super().start_server()
+    ai_env = {"PLAN_BUILDER": "openrouter"}
 
     def setUp(self):
         super().setUp()
-        self.provider.reset()
         self.provider.responder = ScriptedPlans(chunk_size=8, delay=0.08)
         self.stream_requests = []
         self.page.on(
