@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from ai import AIError
 from plans.builders.base import PlanBuilder, PlanGenerationError, SourceDocument, Usage
-from plans.history import record_version
+from plans.history import prune_versions, record_version
 from plans.models import PlanVersion
 from plans.schema import Plan, normalize_plan
 from quotas.service import Grant
@@ -175,8 +175,17 @@ class StopSignal:
 
 
 async def _watch_heartbeat(session: StudySession, stop: StopSignal, interval: float) -> None:
+    due = interval
     while not stop.event.is_set():
-        await asyncio.sleep(interval)
+        last = session.generation_heartbeat_at
+        await asyncio.sleep(due)
+        refreshed = session.generation_heartbeat_at
+        if refreshed is not None and refreshed != last:
+            # A progress write refreshed the heartbeat (and read the cancel flag) meanwhile:
+            # the next heartbeat is due an interval after it, not now.
+            due = max(0.0, interval - (timezone.now() - refreshed).total_seconds())
+            continue
+        due = interval
         try:
             state = await session.aheartbeat()
         except Exception:  # a database hiccup must not kill the generation by itself
@@ -264,12 +273,13 @@ def _event_pointer(run: GenerationRun, seq: int, name: str) -> str:
 
 
 def _claim_and_start_run(session: StudySession, builder: PlanBuilder):
+    """The claim, the run row and the texts of the documents to fold in: one block."""
     session.claim_for_generation()
     return _start_run(session, builder)
 
 
 def _start_run(session: StudySession, builder: PlanBuilder):
-    documents, start_over = session.documents_to_fold()
+    documents, start_over = session.documents_to_fold(with_texts=True)
     folded = [] if start_over else list(session.folded_document_ids)
     plan = [] if start_over else session.plan
     run = GenerationRun.objects.create(
@@ -279,12 +289,19 @@ def _start_run(session: StudySession, builder: PlanBuilder):
         documents_total=len(folded) + len(documents),
         resumed_from=len(folded),
     )
-    return documents, folded, plan, run
+    return documents, _load_documents(documents), folded, plan, run
 
 
-def _load_document(document: Document) -> SourceDocument:
-    text, outline = Document.objects.values_list("content_text", "outline").get(pk=document.pk)
-    return SourceDocument(name=document.original_name, text=text, outline=outline or [])
+def _load_documents(documents: list[Document]) -> dict:
+    """What the builder reads of `documents` (from documents_to_fold(with_texts=True)), by pk."""
+    return {
+        document.pk: SourceDocument(
+            name=document.original_name,
+            text=document.text_to_fold,
+            outline=document.outline_to_fold or [],
+        )
+        for document in documents
+    }
 
 
 def _record_usage(run: GenerationRun, usage: Usage) -> list[str]:
@@ -314,12 +331,17 @@ def _save_document_folded(session, run, plan, folded, usage, seq, event, documen
         label=document.original_name,
         dropped=event.dropped,
         document_id=document.pk,
+        prune=False,  # once, when the run ends (_finish_writes)
     )
     run.documents_processed += 1
     journal = dict(run.events)
     journal["processed"] = [*journal.get("processed", []), _journal_entry(seq, event)]
     run.events = journal
-    run.save(update_fields=["documents_processed", "events", *_record_usage(run, usage)])
+    fields = ["documents_processed", "events", *_record_usage(run, usage)]
+    if run.first_event_at is None:  # the run's first event: noted in the same write
+        run.first_event_at = timezone.now()
+        fields.append("first_event_at")
+    run.save(update_fields=fields)
     notify(EVENTS_CHANNEL, _event_pointer(run, seq, event.name))
     return cancel_requested
 
@@ -338,6 +360,8 @@ def _finish_blocks(session: StudySession, run, outcome, usage: Usage, error, pla
 
 
 def _finish_writes(session: StudySession, run, outcome, usage: Usage, error, plan, seq, event):
+    if run is not None and run.documents_processed:
+        prune_versions(session)  # the run's versions were kept without pruning
     if outcome == GenerationRun.Outcome.SUCCEEDED:
         session.complete_with_plan(normalize_plan(plan))
     elif not session.release_to_uploading() and run is None:
@@ -469,7 +493,8 @@ async def build_plan(
     language = language or session.language
     interval = heartbeat_interval or settings.PLAN_HEARTBEAT_INTERVAL
     stop = stop or StopSignal()
-    documents, folded, saved_plan, run = await run_db(_claim_and_start_run, session, builder)
+    claimed = await run_db(_claim_and_start_run, session, builder)
+    documents, sources, folded, saved_plan, run = claimed
     # From here on this generator owns the claim: `finally` ends it, whatever happens.
     plan = saved_plan
     total = len(folded) + len(documents)
@@ -488,7 +513,7 @@ async def build_plan(
 
         for number, document in enumerate(documents, start=resumed_from + 1):
             stop.check()
-            source = await _write(_load_document, document)
+            source = sources[document.pk]
             reading = f"Reading document {number} of {total}: {source.name}"
             seq += 1
             yield Progress(number, total, plan, _percent(number - 1, total), reading, source.name)
@@ -536,8 +561,7 @@ async def build_plan(
                 document,
             )
             saved_plan, folded = plan, [*folded, str(document.pk)]
-            if run.first_event_at is None:
-                await _write(_mark_first_event, run)
+            sources.pop(document.pk)  # its text is no longer needed
             seq += 1
             yield processed
             if cancel_requested:  # asked in another process; seen here between documents

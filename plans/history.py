@@ -16,6 +16,7 @@ def record_version(
     folded_document_ids: list[str] | None = None,
     dropped: list[str] | tuple[str, ...] = (),
     document_id=None,
+    prune: bool = True,
 ) -> PlanVersion | None:
     """Keep `plan` as the session's newest version, and prune the oldest beyond
     VERSIONS_KEPT. An edit that changed nothing (same plan as the newest version) adds none."""
@@ -36,9 +37,17 @@ def record_version(
             dropped=list(dropped),
             document_id=document_id,
         )
-        stale = session.plan_versions.values_list("pk", flat=True)[VERSIONS_KEPT:]
-        PlanVersion.objects.filter(pk__in=list(stale)).delete()
+        if prune:
+            prune_versions(session)
     return version
+
+
+def prune_versions(session: StudySession) -> None:
+    """Forget the session's versions beyond the VERSIONS_KEPT newest. A generation records
+    one version per document with `prune=False` and prunes once at its end."""
+    stale = list(session.plan_versions.values_list("pk", flat=True)[VERSIONS_KEPT:])
+    if stale:
+        PlanVersion.objects.filter(pk__in=stale).delete()
 
 
 def restore_version(session: StudySession, version: PlanVersion) -> PlanVersion:

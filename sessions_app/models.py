@@ -13,13 +13,51 @@ from datetime import timedelta
 from pathlib import PurePath
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db import connections, models
+from django.db.models import Case, Exists, OuterRef, Q, Value, When
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from studyplanner.db import run_db
 
 logger = logging.getLogger(__name__)
+
+
+def update_returning(
+    queryset: models.QuerySet,
+    values: dict,
+    returning: list[str],
+    extra: str = "",
+    extra_params: tuple = (),
+) -> tuple | None:
+    """`queryset.update(**values)` as ONE statement that also returns the named fields of
+    the updated row (UPDATE … RETURNING, PostgreSQL and SQLite ≥ 3.35): the values as the
+    model holds them, or None when no row matched. For a single-row queryset (a pk filter).
+    `extra` (with its `extra_params`) is one more SQL expression to return, last, as the
+    driver reads it."""
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    connection = connections[queryset.db]
+    sql, params = query.get_compiler(queryset.db).as_sql()
+    fields = [queryset.model._meta.get_field(name) for name in returning]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    if extra:
+        columns += f", {extra}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {columns}", [*params, *extra_params])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    converted = []
+    for field, value in zip(fields, row, strict=False):
+        for converter in connection.ops.get_db_converters(
+            field.get_col(field.model._meta.db_table)
+        ):
+            value = converter(value, field, connection)
+        if hasattr(field, "from_db_value"):
+            value = field.from_db_value(value, None, connection)
+        converted.append(value)
+    return (*converted, *row[len(fields) :])
 
 
 class GenerationRefused(Exception):
@@ -169,17 +207,33 @@ class StudySession(models.Model):
     def completed_documents(self):
         return self.documents.filter(status=Document.Status.COMPLETED)
 
-    def documents_to_fold(self) -> tuple[list["Document"], bool]:
+    def documents_to_fold(self, with_texts: bool = False) -> tuple[list["Document"], bool]:
         """The completed documents a run must still fold in, and whether it starts over.
 
         A run never starts over by itself (SPEC §3: no action loses a saved plan): a
         deleted document only leaves `folded_document_ids` and its topics stay in the plan
         until the learner edits them or asks for a rebuild (`start_over`). The second value
-        stays for callers that still read it and is always False.
+        stays for callers that still read it and is always False. `with_texts`: the
+        documents to fold come with their `content_text` and `outline` (read in the same
+        SELECT; the other documents' texts are not read).
         """
-        # Only what identifies them: the texts (megabytes) are loaded one at a time later.
-        completed = list(self.completed_documents().only("id", "original_name", "position"))
-        present = {str(pk) for pk in self.documents.values_list("id", flat=True)}
+        # One SELECT for all of them (the session's link too, or each would load it).
+        documents = self.documents.only("id", "session", "original_name", "position", "status")
+        if with_texts:
+            to_fold = Q(status=Document.Status.COMPLETED) & ~Q(pk__in=self.folded_document_ids)
+            documents = documents.annotate(
+                text_to_fold=Case(
+                    When(to_fold, then="content_text"),
+                    default=Value(""),
+                    output_field=models.TextField(),
+                ),
+                outline_to_fold=Case(
+                    When(to_fold, then="outline"), default=None, output_field=models.JSONField()
+                ),
+            )
+        documents = list(documents)
+        completed = [d for d in documents if d.status == Document.Status.COMPLETED]
+        present = {str(d.pk) for d in documents}
         if gone := [pk for pk in self.folded_document_ids if pk not in present]:
             # Deleted some other way than the page (admin, shell): same rule, the plan stays.
             for pk in gone:
@@ -253,37 +307,59 @@ class StudySession(models.Model):
             Q(generation_heartbeat_at__lt=stale_before) | Q(generation_heartbeat_at__isnull=True),
             status=self.Status.GENERATING_PLAN,
         )
-        claimed = StudySession.objects.filter(
-            claimable, Exists(has_completed_document), pk=self.pk
-        ).update(
-            status=self.Status.GENERATING_PLAN,
-            generation_token=token,
-            generation_heartbeat_at=now,
-            cancel_requested_at=None,
-            updated_at=now,
+        # One statement: the claim returns the row's progress (no refresh after it).
+        claimed = update_returning(
+            StudySession.objects.filter(claimable, Exists(has_completed_document), pk=self.pk),
+            {
+                "status": self.Status.GENERATING_PLAN,
+                "generation_token": token,
+                "generation_heartbeat_at": now,
+                "cancel_requested_at": None,
+                "updated_at": now,
+            },
+            ["draft_plan", "folded_document_ids", "title", "language"],
+            # Whether a run of this session is still "running": only after a takeover.
+            extra=self._RUNNING_RUN_SQL(),
+            extra_params=(GenerationRun.Outcome.RUNNING,),
         )
-        if not claimed:
+        if claimed is None:
             self.refresh_from_db()
             raise self.refusal() or GenerationRefused(
                 "already_generating", "A study plan is already being generated for this session."
             )
-        self.refresh_from_db()
+        self.draft_plan, self.folded_document_ids, self.title, self.language, taken_over = claimed
+        self.status = self.Status.GENERATING_PLAN
+        self.generation_token = token
+        self.generation_heartbeat_at = now
+        self.cancel_requested_at = None
+        self.updated_at = now
+        if not taken_over:
+            return
         # A takeover: whatever run the dead worker left "running" is over.
         self.generation_runs.end(
             GenerationRun.Outcome.FAILED,
             "The worker generating this plan stopped responding; the run was taken over.",
         )
 
+    @staticmethod
+    def _RUNNING_RUN_SQL() -> str:
+        quote = connections["default"].ops.quote_name
+        runs, sessions = GenerationRun._meta.db_table, StudySession._meta.db_table
+        return (
+            f"EXISTS (SELECT 1 FROM {quote(runs)} WHERE {quote(runs)}.{quote('session_id')}"
+            f" = {quote(sessions)}.{quote('id')} AND {quote(runs)}.{quote('outcome')} = %s)"
+        )
+
     def heartbeat(self) -> HeartbeatState:
         """Refresh the heartbeat; report whether the run should go on."""
         now = timezone.now()
-        if not self._fenced().update(generation_heartbeat_at=now):
+        updated = update_returning(
+            self._fenced(), {"generation_heartbeat_at": now}, ["cancel_requested_at"]
+        )
+        if updated is None:
             return HeartbeatState.LOST
         self.generation_heartbeat_at = now
-        cancel = StudySession.objects.filter(pk=self.pk).values_list(
-            "cancel_requested_at", flat=True
-        )
-        return HeartbeatState.CANCEL_REQUESTED if cancel.first() else HeartbeatState.OWNED
+        return HeartbeatState.CANCEL_REQUESTED if updated[0] else HeartbeatState.OWNED
 
     def save_progress(self, plan: list, folded_document_ids: list[str]) -> bool:
         """Store the plan after a document was folded in (and refresh the heartbeat).
@@ -292,21 +368,24 @@ class StudySession(models.Model):
         stop between documents without waiting for its next heartbeat.
         """
         now = timezone.now()
-        updated = self._fenced().update(
-            draft_plan=plan,
-            folded_document_ids=folded_document_ids,
-            generation_heartbeat_at=now,
-            updated_at=now,
+        # One statement: the write returns the cancel flag (no SELECT after it).
+        updated = update_returning(
+            self._fenced(),
+            {
+                "draft_plan": plan,
+                "folded_document_ids": folded_document_ids,
+                "generation_heartbeat_at": now,
+                "updated_at": now,
+            },
+            ["cancel_requested_at"],
         )
-        if not updated:
+        if updated is None:
             raise LostClaim()
         self.draft_plan = plan
         self.folded_document_ids = folded_document_ids
         self.generation_heartbeat_at = now
-        cancel = StudySession.objects.filter(pk=self.pk).values_list(
-            "cancel_requested_at", flat=True
-        )
-        return cancel.first() is not None
+        self.updated_at = now
+        return updated[0] is not None
 
     def complete_with_plan(self, plan: list) -> None:
         """GENERATING_PLAN → EDITING_PLAN with the finished plan, which the caller has
