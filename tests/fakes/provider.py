@@ -29,6 +29,7 @@ import contextlib
 import functools
 import itertools
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -384,9 +385,11 @@ class FakeProvider:
         *,
         base_path: str = "/api/v1",
         responder: Callable[[RecordedRequest], Reply] = default_responder,
+        port: int = 0,
     ) -> None:
         self.base_path = base_path.rstrip("/")
         self.responder = responder
+        self._requested_port = port
         self.port: int | None = None
         self._replies: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
@@ -464,7 +467,9 @@ class FakeProvider:
         try:
             self._loop = asyncio.get_running_loop()
             self._stopping = asyncio.Event()
-            server = await asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024)
+            server = await asyncio.start_server(
+                self._handle, "127.0.0.1", self._requested_port, backlog=1024
+            )
             self.port = server.sockets[0].getsockname()[1]
         except BaseException as exc:
             self._startup_error = exc
@@ -647,3 +652,48 @@ def _split(data: bytes, split_bytes: int | Sequence[int]) -> list[bytes]:
         offsets = sorted(offset for offset in set(split_bytes) if 0 < offset < len(data))
     bounds = [0, *offsets, len(data)]
     return [data[start:end] for start, end in itertools.pairwise(bounds)]
+
+
+# --- run on its own: watch the AI path without a key -------------------------------------
+
+_CURRENT_PLAN = re.compile(r"Current plan:\n(.*?)\n\nNew document \"([^\"]+)\"", re.S)
+_DOCUMENT_TEXT = re.compile(r"<document>\n(.*?)\n</document>", re.S)
+
+
+def demo_responder(request: RecordedRequest) -> Reply:
+    """Plausible answers, streamed slowly enough to watch: a fold request gets the plan the
+    offline builder would make (as the model's JSON), a question gets a cited answer."""
+    from plans.builders.base import SourceDocument
+    from plans.builders.offline import fold_document
+
+    prompt = request.user_prompt or ""
+    plan_match, text_match = _CURRENT_PLAN.search(prompt), _DOCUMENT_TEXT.search(prompt)
+    if plan_match and text_match:
+        current = json.loads(plan_match.group(1)).get("topics", [])
+        document = SourceDocument(plan_match.group(2), text_match.group(1))
+        plan = list(fold_document(current, document))[-1]
+        answer = json.dumps({"topics": plan}, ensure_ascii=False)
+    else:
+        answer = "Your documents cover this in the first passage [1]; see also [2]."
+    return Reply.answer(request, answer, chunk_size=6, delay=0.03)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description="Serve the fake OpenAI-compatible provider on 127.0.0.1 until Ctrl-C."
+    )
+    parser.add_argument("--port", type=int, default=8001)
+    options = parser.parse_args(argv)
+    provider = FakeProvider(port=options.port, responder=demo_responder).start()
+    print(f"Fake AI provider on {provider.base_url} (Ctrl-C to stop). In another terminal:")
+    print(f"  OPENROUTER_API_KEY=fake OPENROUTER_BASE_URL={provider.base_url} make run", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        provider.stop()
+
+
+if __name__ == "__main__":
+    main()
