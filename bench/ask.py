@@ -37,6 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import login_cookie  # noqa: E402  (needs ROOT on the path)
+
 
 def _words(text: str) -> list[str]:
     return text.split()
@@ -154,25 +156,6 @@ def make_session(documents: int) -> tuple[str, int, float]:
         document.mark_completed(text, [])
     indexing = time.monotonic() - started
     return str(session.pk), Passage.objects.filter(session=session).count(), indexing
-
-
-def login_cookie() -> str:
-    from django.conf import settings
-    from django.contrib.auth import (
-        BACKEND_SESSION_KEY,
-        HASH_SESSION_KEY,
-        SESSION_KEY,
-        get_user_model,
-    )
-    from django.contrib.sessions.backends.db import SessionStore
-
-    user = get_user_model().objects.get(username="bench")
-    store = SessionStore()
-    store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    store.save()
-    return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
 
 
 def start_server(database_url: str, port: int) -> subprocess.Popen:

@@ -45,6 +45,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import login_cookie  # noqa: E402  (needs ROOT on the path)
+
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
@@ -205,23 +207,6 @@ class Bench:
             ids.append(str(session.pk))
         return ids
 
-    def login_cookie(self) -> str:
-        from django.contrib.auth import (
-            BACKEND_SESSION_KEY,
-            HASH_SESSION_KEY,
-            SESSION_KEY,
-            get_user_model,
-        )
-        from django.contrib.sessions.backends.db import SessionStore
-
-        user = get_user_model().objects.get(username="bench")
-        store = SessionStore()
-        store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        store.create()
-        return f"sessionid={store.session_key}"
-
     # --- one generation, as a browser would read it --------------------------------------------
 
     async def generate(self, http, session_id: str, *, stop_after_started: bool = False) -> dict:
@@ -285,7 +270,7 @@ class Bench:
             if "remote-watch" in wanted
             else [],
         }
-        self.cookie = self.login_cookie()
+        self.cookie = login_cookie()
         from django.db import connections
 
         # So that the server's connections are the only ones counted: closing isn't enough,
@@ -546,7 +531,7 @@ class Bench:
                         "lone": self.make_sessions("lone", 3, 3),
                         "concurrency": self.make_sessions("conc", self.args.concurrency, 3),
                     }
-                    self.cookie = self.cookie or self.login_cookie()
+                    self.cookie = self.cookie or login_cookie()
                     from django.db import connections
 
                     connections.close_all()
