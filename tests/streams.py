@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 
 @dataclass
@@ -81,3 +82,21 @@ async def read_all(response) -> tuple[list[Event], list[str], str]:
         text += chunk.decode() if isinstance(chunk, bytes) else chunk
     events, comments = parse_stream(text)
     return events, comments, text
+
+
+def http_scope(path: str, *, method: str = "GET", query: dict | None = None, headers=()) -> dict:
+    """An ASGI HTTP scope for driving the real application with ApplicationCommunicator."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": urlencode(query or {}).encode(),
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }

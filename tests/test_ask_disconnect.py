@@ -4,7 +4,6 @@ cancelled."""
 
 import asyncio
 import time
-from urllib.parse import urlencode
 
 from asgiref.testing import ApplicationCommunicator
 from django.test import override_settings
@@ -15,6 +14,7 @@ from tests.ask_fixture import CONTAINERS
 from tests.ask_support import add_document
 from tests.base import AppTransactionTestCase
 from tests.fakes import FakeProviderMixin, Reply
+from tests.streams import http_scope
 
 
 @override_settings(QUESTION_BUILDER="openrouter")
@@ -27,25 +27,11 @@ class AskDisconnectTests(FakeProviderMixin, AppTransactionTestCase):
         self.cookie = f"sessionid={self.client.cookies['sessionid'].value}".encode()
 
     def ask_request(self, question: str) -> ApplicationCommunicator:
-        path = f"/sessions/{self.session.pk}/ask"
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": urlencode({"q": question}).encode(),
-            "root_path": "",
-            "headers": [
-                (b"host", b"testserver"),
-                (b"accept", b"text/event-stream"),
-                (b"cookie", self.cookie),
-            ],
-            "client": ("127.0.0.1", 50000),
-            "server": ("testserver", 80),
-        }
+        scope = http_scope(
+            f"/sessions/{self.session.pk}/ask",
+            query={"q": question},
+            headers=[(b"accept", b"text/event-stream"), (b"cookie", self.cookie)],
+        )
         return ApplicationCommunicator(application, scope)
 
     async def read_until(self, communicator, marker: str) -> str:

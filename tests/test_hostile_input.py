@@ -15,7 +15,7 @@ from tests.ask_support import AskTestCase
 from tests.base import SAMPLE_PLAN, AppTestCase
 from tests.fakes import FakeProviderMixin, Reply
 from tests.plans_scripts import WEEK_PLANS, document_in
-from tests.streams import read_all
+from tests.streams import http_scope, read_all
 from tests.test_generate_stream import StreamTestCase
 
 JSON = {"accept": "application/json"}
@@ -140,20 +140,7 @@ class ModelOutputTests(StreamTestCase):
 
 class StaticTraversalTests(SimpleTestCase):
     async def get(self, path: str) -> int:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"127.0.0.1")],
-            "client": ("127.0.0.1", 1234),
-            "server": ("127.0.0.1", 80),
-        }
+        scope = http_scope(path)
         communicator = ApplicationCommunicator(application, scope)
         await communicator.send_input({"type": "http.request", "body": b""})
         start = await communicator.receive_output(timeout=10)

@@ -4,7 +4,6 @@ and a run nobody watches stops after its grace with its progress saved."""
 
 import asyncio
 import time
-from urllib.parse import urlencode
 
 from asgiref.testing import ApplicationCommunicator
 from django.test import override_settings
@@ -14,7 +13,7 @@ from studyplanner.asgi import application
 from tests.base import AppTransactionTestCase
 from tests.fakes import FakeProviderMixin
 from tests.plans_scripts import WEEK_PLANS, ScriptedPlans, document_in
-from tests.streams import parse_stream
+from tests.streams import http_scope, parse_stream
 
 Status = StudySession.Status
 
@@ -32,26 +31,12 @@ class AsgiStreamTestCase(FakeProviderMixin, AppTransactionTestCase):
         self.cookie = f"sessionid={self.client.cookies['sessionid'].value}".encode()
 
     def scope(self, query: dict | None = None, headers=(), method="GET") -> dict:
-        path = f"/sessions/{self.session.pk}/generate-plan"
-        return {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": urlencode(query or {}).encode(),
-            "root_path": "",
-            "headers": [
-                (b"host", b"testserver"),
-                (b"accept", b"text/event-stream"),
-                (b"cookie", self.cookie),
-                *headers,
-            ],
-            "client": ("127.0.0.1", 50000),
-            "server": ("testserver", 80),
-        }
+        return http_scope(
+            f"/sessions/{self.session.pk}/generate-plan",
+            method=method,
+            query=query,
+            headers=[(b"accept", b"text/event-stream"), (b"cookie", self.cookie), *headers],
+        )
 
     async def open(self, query=None, headers=()) -> tuple[ApplicationCommunicator, dict]:
         communicator = ApplicationCommunicator(application, self.scope(query, headers))
