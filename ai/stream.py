@@ -74,9 +74,7 @@ class TextStream:
             raise StopAsyncIteration
         try:
             if self._attempt is None:
-                self._attempt, pieces = await self._retrying(
-                    counting_attempts(self._open_attempt)
-                )
+                self._attempt, pieces = await self._retrying(counting_attempts(self._open_attempt))
             else:
                 pieces = await self._attempt.next_pieces()
             if not pieces:
