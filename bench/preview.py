@@ -4,6 +4,7 @@ the plan in ~4-character pieces, as real models do. Run it by hand, not in CI:
     .venv/bin/python bench/preview.py                      # 6, 20 and 40 topics, 3 runs each
     .venv/bin/python bench/preview.py --topics 40 --runs 5 --piece-gap 0.005
     .venv/bin/python bench/preview.py --code /tmp/old-checkout   # measure another version
+    .venv/bin/python bench/preview.py --sources http --loop uvloop  # the server's event loop
 
 The fake provider (tests/fakes/provider.py) runs in a process of its own and streams a
 realistic plan — `--topics` topics of five subtopics, indented JSON as models write it — in
@@ -29,6 +30,7 @@ measured by this same script.
 
 import argparse
 import asyncio
+import copy
 import json
 import os
 import re
@@ -156,10 +158,14 @@ class _Recorded:
         return self._stream.completion
 
 
-async def measure(source: str, base_url: str, topics: int, size: int, gap: float) -> dict:
+async def measure(
+    source: str, base_url: str, topics: int, size: int, gap: float, streams: int = 1
+) -> dict:
     """One answer of `topics` topics: over HTTP from the fake provider ("http"), from memory
     at the same pace ("memory"), or from memory in simulated time ("replay": the builder's
-    clock advances `gap` per piece, so nothing but the work itself costs CPU; no relay)."""
+    clock advances `gap` per piece, so nothing but the work itself costs CPU; no relay).
+    With `streams` > 1, that many answers at once (a loaded worker: network chunks then
+    often hold several events); CPU is per answer, the relay that of the first."""
     from ai import AIClient, close_clients
     from plans.builders import openrouter
     from plans.builders.base import SourceDocument
@@ -178,18 +184,31 @@ async def measure(source: str, base_url: str, topics: int, size: int, gap: float
     async for _ in stream:
         pass
     await stream.aclose()
-    started = time.process_time()
-    stream = client.stream("system", f"topics={topics}.md", model="bench/model")
-    pieces = 0
-    async for _ in stream:
-        pieces += 1
-    await stream.aclose()
-    client_cpu = time.process_time() - started
 
-    builder = OpenRouterBuilder(client=client, model="bench/model")
+    async def read_answer() -> int:
+        stream = client.stream("system", f"topics={topics}.md", model="bench/model")
+        pieces = 0
+        async for _ in stream:
+            pieces += 1
+        await stream.aclose()
+        return pieces
+
+    started = time.process_time()
+    pieces = (await asyncio.gather(*(read_answer() for _ in range(streams))))[0]
+    client_cpu = (time.process_time() - started) / streams
+
+    async def fold_unobserved() -> None:
+        others = OpenRouterBuilder(client=client, model="bench/model")
+        async for _ in paced(
+            (_Coalescing(step) async for step in others.fold([], document, language="en")),
+            ping_interval=60,
+        ):
+            pass
+
+    recorded = copy.copy(client)
+    builder = OpenRouterBuilder(client=recorded, model="bench/model")
     arrivals: list[tuple[int, float]] = []
-    real_stream = client.stream
-    client.stream = lambda *a, **k: _Recorded(real_stream(*a, **k), arrivals)
+    recorded.stream = lambda *a, **k: _Recorded(client.stream(*a, **k), arrivals)
     shown_at: dict[str, float] = {}  # when the builder yielded a step showing a topic
     sent_at: dict[str, float] = {}  # when pacing (0.1 s, as for the page) let it go out
     steps = 0
@@ -211,11 +230,15 @@ async def measure(source: str, base_url: str, topics: int, size: int, gap: float
                 pass
         shown_at.clear()
     else:
-        async for item in paced(folded(), ping_interval=60):
-            now = time.monotonic()
-            for topic in item.step.plan if not item.step.final else ():
-                sent_at.setdefault(topic["title"], now)
-    builder_cpu = time.process_time() - started
+
+        async def fold_observed() -> None:
+            async for item in paced(folded(), ping_interval=60):
+                now = time.monotonic()
+                for topic in item.step.plan if not item.step.final else ():
+                    sent_at.setdefault(topic["title"], now)
+
+        await asyncio.gather(fold_observed(), *(fold_unobserved() for _ in range(streams - 1)))
+    builder_cpu = (time.process_time() - started) / streams
     await close_clients()
 
     answer = plan_answer(topics)
@@ -260,7 +283,16 @@ def main() -> None:
     )
     parser.add_argument("--piece-size", type=int, default=4)
     parser.add_argument("--piece-gap", type=float, default=0.002)
+    parser.add_argument(
+        "--streams", type=int, default=1, help="answers at once (http: a loaded worker)"
+    )
     parser.add_argument("--code", type=Path, default=ROOT, help="import the app from here")
+    parser.add_argument(
+        "--loop",
+        choices=["asyncio", "uvloop"],
+        default="asyncio",
+        help="the event loop (uvicorn, hence the server, uses uvloop when it is installed)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -285,11 +317,23 @@ def main() -> None:
     try:
         base_url = server.stdout.readline().strip()
         results = {(s, n): [] for s in args.sources for n in args.topics}
+        run = asyncio.run
+        if args.loop == "uvloop":
+            import uvloop
+
+            run = uvloop.run
         for _ in range(args.runs):
             for source in args.sources:
                 for topics in args.topics:  # interleaved: every case in every round
-                    result = asyncio.run(
-                        measure(source, base_url, topics, args.piece_size, args.piece_gap)
+                    result = run(
+                        measure(
+                            source,
+                            base_url,
+                            topics,
+                            args.piece_size,
+                            args.piece_gap,
+                            args.streams,
+                        )
                     )
                     results[source, topics].append(result)
     finally:
@@ -297,13 +341,15 @@ def main() -> None:
         server.wait(10)
 
     print(
-        f"code: {args.code.resolve()}; pieces of {args.piece_size} characters "
+        f"code: {args.code.resolve()}; {args.loop} loop; {args.streams} answer(s) at once; "
+        f"pieces of {args.piece_size} characters "
         f"{args.piece_gap * 1000:g} ms apart; {args.runs} runs; CPU in ms, median (range); "
         "relay in ms p50/p95/max over all runs"
     )
     print(
         f"{'source':6} {'topics':>6} {'pieces':>6} {'steps':>5}  {'fold CPU':22}"
-        f" {'client-only CPU':22} {'preview CPU':22} {'relay: builder':18} {'relay: paced':18}"
+        f" {'client-only CPU':22} {'preview CPU':22} {'fold µs/piece':14}"
+        f" {'relay: builder':18} {'relay: paced':18}"
     )
     for (source, topics), runs in results.items():
         relays = [r for run in runs for r in run["relay_ms"]]
@@ -313,6 +359,7 @@ def main() -> None:
             f"  {summary([r['builder_ms'] for r in runs]):22}"
             f" {summary([r['client_ms'] for r in runs]):22}"
             f" {summary([r['builder_ms'] - r['client_ms'] for r in runs]):22}"
+            f" {median(r['builder_ms'] * 1000 / r['pieces'] for r in runs):14.1f}"
             f" {spread(relays):18} {spread(paced_relays):18}"
             f" {min(r['shown'] for r in runs) if relays else '-'}/{topics} topics seen"
         )
