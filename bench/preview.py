@@ -31,6 +31,7 @@ measured by this same script.
 import argparse
 import asyncio
 import copy
+import functools
 import json
 import os
 import re
@@ -134,6 +135,47 @@ class _MemoryClient:
         )
 
 
+def _wire_body(chunks: list[bytes], clock: _Clock, step: float):
+    """An HTTP body from memory: `chunks` one loop turn apart, `step` of simulated time each."""
+    import httpx
+
+    class WireBody(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            for index, chunk in enumerate(chunks):
+                if index:
+                    clock.now += step
+                    await asyncio.sleep(0)
+                yield chunk
+
+    return WireBody()
+
+
+def wire_http_client(size: int, gap: float, clock: _Clock, events_per_chunk: int):
+    """An httpx client whose transport answers from memory with the fake provider's exact
+    wire bytes (tests/fakes/provider.py), `events_per_chunk` server-sent events per network
+    chunk: the whole AI client stack runs, without a socket or the event loop's network
+    wake-ups, so its own CPU stands out of the noise."""
+    import httpx
+
+    from tests.fakes.provider import Reply
+
+    @functools.cache
+    def wire_bytes(topics: int) -> list[bytes]:
+        return Reply.stream(plan_answer(topics), chunk_size=size, keepalive=0).parts
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        prompt = json.loads(request.content)["messages"][-1]["content"]
+        parts = wire_bytes(int(re.search(r"topics=(\d+)", prompt)[1]))
+        k = events_per_chunk
+        chunks = [b"".join(parts[at : at + k]) for at in range(0, len(parts), k)]
+        body = _wire_body(chunks, clock, gap * k)
+        return httpx.Response(200, headers={"Content-Type": "text/event-stream"}, stream=body)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(respond))
+    client.wire_bytes = wire_bytes  # made before the measurement, not during it
+    return client
+
+
 class _Recorded:
     """The AI client's stream, recording when each piece arrived (and the answer's length
     after it), so the relay delay can be computed."""
@@ -159,24 +201,45 @@ class _Recorded:
 
 
 async def measure(
-    source: str, base_url: str, topics: int, size: int, gap: float, streams: int = 1
+    source: str,
+    base_url: str,
+    topics: int,
+    size: int,
+    gap: float,
+    streams: int = 1,
+    events_per_chunk: int = 1,
 ) -> dict:
     """One answer of `topics` topics: over HTTP from the fake provider ("http"), from memory
     at the same pace ("memory"), or from memory in simulated time ("replay": the builder's
-    clock advances `gap` per piece, so nothing but the work itself costs CPU; no relay).
+    clock advances `gap` per piece, so nothing but the work itself costs CPU; no relay), or
+    with the real AI client reading the provider's wire bytes from memory ("wire": the
+    client's own CPU, in simulated time as for replay).
     With `streams` > 1, that many answers at once (a loaded worker: network chunks then
     often hold several events); CPU is per answer, the relay that of the first."""
-    from ai import AIClient, close_clients
+    from ai import AIClient
+
+    clock = _Clock() if source in ("replay", "wire") else None
+    if source in ("replay", "memory"):
+        client = _MemoryClient(size, gap, clock)
+    else:
+        client = AIClient(base_url=base_url, api_key="sk-bench", read_timeout=60, max_retries=1)
+    if source == "wire":
+        wire = wire_http_client(size, gap, clock, events_per_chunk)
+        wire.wire_bytes(topics)
+        with mock.patch("ai.stream.shared_http_client", lambda: wire):
+            result = await _measure(client, clock, topics, streams)
+        await wire.aclose()
+        return result
+    return await _measure(client, clock, topics, streams)
+
+
+async def _measure(client, clock, topics: int, streams: int) -> dict:
+    from ai import close_clients
     from plans.builders import openrouter
     from plans.builders.base import SourceDocument
     from plans.builders.openrouter import OpenRouterBuilder
     from studyplanner.sse import paced
 
-    clock = _Clock() if source == "replay" else None
-    if source != "http":
-        client = _MemoryClient(size, gap, clock)
-    else:
-        client = AIClient(base_url=base_url, api_key="sk-bench", read_timeout=60, max_retries=1)
     document = SourceDocument(f"topics={topics}.md", f"topics={topics}")
 
     # The client alone: what reading the answer costs without any preview.
@@ -279,7 +342,13 @@ def main() -> None:
     parser.add_argument("--topics", type=int, nargs="+", default=[6, 20, 40])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
-        "--sources", nargs="+", choices=["replay", "memory", "http"], default=["replay", "http"]
+        "--sources",
+        nargs="+",
+        choices=["replay", "memory", "wire", "http"],
+        default=["replay", "http"],
+    )
+    parser.add_argument(
+        "--events-per-chunk", type=int, default=1, help="wire: server-sent events per chunk"
     )
     parser.add_argument("--piece-size", type=int, default=4)
     parser.add_argument("--piece-gap", type=float, default=0.002)
@@ -333,6 +402,7 @@ def main() -> None:
                             args.piece_size,
                             args.piece_gap,
                             args.streams,
+                            args.events_per_chunk,
                         )
                     )
                     results[source, topics].append(result)
