@@ -39,7 +39,7 @@ from sessions_app.models import (
     StudySession,
     notify,
 )
-from studyplanner.db import run_db
+from studyplanner.db import insert_row, run_db, update_row
 from studyplanner.metrics import record_finished
 
 logger = logging.getLogger(__name__)
@@ -290,13 +290,14 @@ def _start_run(session: StudySession, builder: PlanBuilder):
     )
     folded = [] if start_over else list(session.folded_document_ids)
     plan = [] if start_over else session.plan
-    run = GenerationRun.objects.create(
+    run = GenerationRun(
         session=session,
         builder=builder.name,
         model=getattr(builder, "model", ""),
         documents_total=len(folded) + len(documents),
         resumed_from=len(folded),
     )
+    insert_row(run)
     # Not a column: what _finish_writes needs to know of the history when the run ends.
     run.versions_before = documents[0].versions_before if documents else 0
     return documents, _load_documents(documents), folded, plan, run
@@ -393,7 +394,7 @@ def _finish_writes(session: StudySession, run, outcome, usage: Usage, error, pla
     # Everything the run did is written now, in its one UPDATE (see _save_document_folded).
     fields = ["outcome", "error", "finished_at", "events", "documents_processed"]
     fields += ["first_event_at", *_record_usage(run, usage)]
-    run.save(update_fields=fields)
+    update_row(GenerationRun, {"id": run.pk}, {name: getattr(run, name) for name in fields})
     if not notified:
         notify(*notice)
     _report(run)

@@ -18,7 +18,7 @@ from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from studyplanner.db import run_db
+from studyplanner.db import run_db, update_row
 
 logger = logging.getLogger(__name__)
 
@@ -295,11 +295,19 @@ class StudySession(models.Model):
 
     # --- the status machine ----------------------------------------------------------
 
-    def _fenced(self):
-        """This session's row, only while this instance still owns its generation."""
-        return StudySession.objects.filter(
-            pk=self.pk, status=self.Status.GENERATING_PLAN, generation_token=self.generation_token
-        )
+    def _update_fenced(
+        self, values: dict, returning: tuple = (), notice: tuple[str, str] | None = None
+    ) -> tuple | None:
+        """Update this session's row, only while this instance still owns its generation:
+        one statement (built once, see studyplanner.db.update_row) that returns the
+        `returning` fields and, on PostgreSQL, sends the NOTIFY `notice` (channel, payload)
+        when it commits; None when the claim is gone."""
+        where = {
+            "id": self.pk,
+            "status": self.Status.GENERATING_PLAN,
+            "generation_token": self.generation_token,
+        }
+        return update_row(StudySession, where, values, returning, **_notifying(notice))
 
     def claim_for_generation(self) -> None:
         """UPLOADING (or stale GENERATING_PLAN) → GENERATING_PLAN, atomically.
@@ -371,9 +379,7 @@ class StudySession(models.Model):
     def heartbeat(self) -> HeartbeatState:
         """Refresh the heartbeat; report whether the run should go on."""
         now = timezone.now()
-        updated = update_returning(
-            self._fenced(), {"generation_heartbeat_at": now}, ["cancel_requested_at"]
-        )
+        updated = self._update_fenced({"generation_heartbeat_at": now}, ("cancel_requested_at",))
         if updated is None:
             return HeartbeatState.LOST
         self.generation_heartbeat_at = now
@@ -404,9 +410,7 @@ class StudySession(models.Model):
             values["generation_journal"] = journal
         # One statement: the write returns the cancel flag (no SELECT after it) and carries
         # the notification (no statement of its own).
-        updated = update_returning(
-            self._fenced(), values, ["cancel_requested_at"], **_notifying(notice)
-        )
+        updated = self._update_fenced(values, ("cancel_requested_at",), notice)
         if updated is None:
             raise LostClaim()
         self.draft_plan = plan
@@ -429,7 +433,7 @@ class StudySession(models.Model):
             "cancel_requested_at": None,
             "updated_at": now,
         }
-        if update_returning(self._fenced(), values, ["status"], **_notifying(notice)) is None:
+        if self._update_fenced(values, notice=notice) is None:
             raise LostClaim()
         self.status = self.Status.EDITING_PLAN
         self.draft_plan = plan
@@ -445,7 +449,7 @@ class StudySession(models.Model):
         """
         now = timezone.now()
         values = {**_NO_GENERATION, "updated_at": now}
-        released = update_returning(self._fenced(), values, ["status"], **_notifying(notice))
+        released = self._update_fenced(values, notice=notice) is not None
         if released:
             self.status = self.Status.UPLOADING
             self.generation_token = None
