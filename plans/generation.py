@@ -20,14 +20,12 @@ from typing import ClassVar, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections, transaction
-from django.db.models import Count, Subquery
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ai import AIError
 from plans.builders.base import PlanBuilder, PlanGenerationError, SourceDocument, Usage
 from plans.history import prune_versions, record_version
-from plans.models import VERSIONS_KEPT, PlanVersion
+from plans.models import PlanVersion
 from plans.schema import Plan, normalize_plan
 from quotas.service import Grant
 from sessions_app.models import (
@@ -281,13 +279,7 @@ def _claim_and_start_run(session: StudySession, builder: PlanBuilder):
 
 
 def _start_run(session: StudySession, builder: PlanBuilder):
-    # How many versions the session has, read with the documents: the run prunes its
-    # history at the end only if its own versions take it past VERSIONS_KEPT.
-    versions = PlanVersion.objects.filter(session_id=session.pk).order_by().values("session_id")
-    count = Coalesce(Subquery(versions.annotate(n=Count("pk")).values("n")), 0)
-    documents, start_over = session.documents_to_fold(
-        with_texts=True, annotate={"versions_before": count}
-    )
+    documents, start_over = session.documents_to_fold(with_texts=True)
     folded = [] if start_over else list(session.folded_document_ids)
     plan = [] if start_over else session.plan
     run = GenerationRun(
@@ -298,8 +290,6 @@ def _start_run(session: StudySession, builder: PlanBuilder):
         resumed_from=len(folded),
     )
     insert_row(run)
-    # Not a column: what _finish_writes needs to know of the history when the run ends.
-    run.versions_before = documents[0].versions_before if documents else 0
     return documents, _load_documents(documents), folded, plan, run
 
 
@@ -372,7 +362,7 @@ def _finish_blocks(session: StudySession, run, outcome, usage: Usage, error, pla
 
 
 def _finish_writes(session: StudySession, run, outcome, usage: Usage, error, plan, seq, event):
-    if run is not None and run.versions_before + run.documents_processed > VERSIONS_KEPT:
+    if run is not None and run.documents_processed:
         prune_versions(session)  # the run's versions were kept without pruning
     # The session's write carries the NOTIFY (delivered when this block commits).
     notice = None if run is None else (EVENTS_CHANNEL, _event_pointer(run, seq, event.name))

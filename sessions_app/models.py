@@ -6,6 +6,8 @@ of that generation is fenced by it, so a worker whose session was taken over (st
 heartbeat, staff reset) can no longer overwrite the new owner's work.
 """
 
+import contextlib
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -14,50 +16,12 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.db import connections, models
-from django.db.models import Case, Exists, OuterRef, Q, Value, When
-from django.db.models.sql import UpdateQuery
+from django.db.models import Q
 from django.utils import timezone
 
-from studyplanner.db import run_db, update_row
+from studyplanner.db import from_db_values, run_db, update_row
 
 logger = logging.getLogger(__name__)
-
-
-def update_returning(
-    queryset: models.QuerySet,
-    values: dict,
-    returning: list[str],
-    extra: str = "",
-    extra_params: tuple = (),
-) -> tuple | None:
-    """`queryset.update(**values)` as ONE statement that also returns the named fields of
-    the updated row (UPDATE … RETURNING, PostgreSQL and SQLite ≥ 3.35): the values as the
-    model holds them, or None when no row matched. For a single-row queryset (a pk filter).
-    `extra` (with its `extra_params`) is one more SQL expression to return, last, as the
-    driver reads it."""
-    query = queryset.query.chain(UpdateQuery)
-    query.add_update_values(values)
-    connection = connections[queryset.db]
-    sql, params = query.get_compiler(queryset.db).as_sql()
-    fields = [queryset.model._meta.get_field(name) for name in returning]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    if extra:
-        columns += f", {extra}"
-    with connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {columns}", [*params, *extra_params])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    converted = []
-    for field, value in zip(fields, row, strict=False):
-        for converter in connection.ops.get_db_converters(
-            field.get_col(field.model._meta.db_table)
-        ):
-            value = converter(value, field, connection)
-        if hasattr(field, "from_db_value"):
-            value = field.from_db_value(value, None, connection)
-        converted.append(value)
-    return (*converted, *row[len(fields) :])
 
 
 class GenerationRefused(Exception):
@@ -212,36 +176,22 @@ class StudySession(models.Model):
     def completed_documents(self):
         return self.documents.filter(status=Document.Status.COMPLETED)
 
-    def documents_to_fold(
-        self, with_texts: bool = False, annotate: dict | None = None
-    ) -> tuple[list["Document"], bool]:
+    def documents_to_fold(self, with_texts: bool = False) -> tuple[list["Document"], bool]:
         """The completed documents a run must still fold in, and whether it starts over.
 
         A run never starts over by itself (SPEC §3: no action loses a saved plan): a
         deleted document only leaves `folded_document_ids` and its topics stay in the plan
         until the learner edits them or asks for a rebuild (`start_over`). The second value
         stays for callers that still read it and is always False. `with_texts`: the
-        documents to fold come with their `content_text` and `outline` (read in the same
-        SELECT; the other documents' texts are not read). `annotate`: more values the caller
-        wants read in the same SELECT, on each document.
+        documents to fold come with their `text_to_fold` and `outline_to_fold` (read in the
+        same SELECT; the other documents' texts are not read).
         """
         # One SELECT for all of them (the session's link too, or each would load it).
-        documents = self.documents.only("id", "session", "original_name", "position", "status")
         if with_texts:
-            to_fold = Q(status=Document.Status.COMPLETED) & ~Q(pk__in=self.folded_document_ids)
-            documents = documents.annotate(
-                text_to_fold=Case(
-                    When(to_fold, then="content_text"),
-                    default=Value(""),
-                    output_field=models.TextField(),
-                ),
-                outline_to_fold=Case(
-                    When(to_fold, then="outline"), default=None, output_field=models.JSONField()
-                ),
-            )
-        if annotate:
-            documents = documents.annotate(**annotate)
-        documents = list(documents)
+            documents = self._documents_with_texts()
+        else:
+            fields = ("id", "session", "original_name", "position", "status")
+            documents = list(self.documents.only(*fields))
         completed = [d for d in documents if d.status == Document.Status.COMPLETED]
         present = {str(d.pk) for d in documents}
         if gone := [pk for pk in self.folded_document_ids if pk not in present]:
@@ -250,6 +200,31 @@ class StudySession(models.Model):
                 self.forget_folded_document(pk)
         folded = set(self.folded_document_ids)
         return [d for d in completed if str(d.id) not in folded], False
+
+    def _documents_with_texts(self) -> list["Document"]:
+        """The session's documents, the texts of those still to fold with them: one SELECT
+        written out once per number of folded documents (see _documents_sql)."""
+        connection = connections["default"]
+        pk = Document._meta.pk
+        folded = []
+        for value in self.folded_document_ids:
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                folded.append(pk.get_db_prep_value(uuid.UUID(str(value)), connection))
+        session_id = pk.get_db_prep_value(self.pk, connection)
+        params = [Document.Status.COMPLETED, *folded, Document.Status.COMPLETED, *folded]
+        with connection.cursor() as cursor:
+            cursor.execute(_documents_sql(connection.alias, len(folded)), [*params, session_id])
+            rows = cursor.fetchall()
+        documents = []
+        for row in rows:
+            values = from_db_values(Document, connection, _DOCUMENT_FIELDS, row)
+            document = Document.from_db(connection.alias, _DOCUMENT_FIELDS, values)
+            document.text_to_fold = row[-2] or ""
+            (document.outline_to_fold,) = from_db_values(
+                Document, connection, ("outline",), row[-1:]
+            )
+            documents.append(document)
+        return documents
 
     def forget_folded_document(self, document_id) -> bool:
         """A document in the plan was deleted: it leaves the folded list, the plan stays.
@@ -318,28 +293,28 @@ class StudySession(models.Model):
         now = timezone.now()
         stale_before = now - timedelta(seconds=settings.PLAN_STALE_AFTER)
         token = uuid.uuid4()
-        has_completed_document = Document.objects.filter(
-            session=OuterRef("pk"), status=Document.Status.COMPLETED
-        )
-        claimable = Q(status=self.Status.UPLOADING) | Q(
-            Q(generation_heartbeat_at__lt=stale_before) | Q(generation_heartbeat_at__isnull=True),
-            status=self.Status.GENERATING_PLAN,
-        )
-        # One statement: the claim returns the row's progress (no refresh after it).
-        claimed = update_returning(
-            StudySession.objects.filter(claimable, Exists(has_completed_document), pk=self.pk),
-            {
-                "status": self.Status.GENERATING_PLAN,
-                "generation_token": token,
-                "generation_heartbeat_at": now,
-                "cancel_requested_at": None,
-                "updated_at": now,
-            },
-            ["draft_plan", "folded_document_ids", "title", "language", "generation_journal"],
-            # Whether a run of this session is still "running": only after a takeover.
-            extra=self._RUNNING_RUN_SQL(),
-            extra_params=(GenerationRun.Outcome.RUNNING,),
-        )
+        connection = connections["default"]
+        prepare = {name: self._meta.get_field(name) for name in ("id", "generation_token")}
+        params = [
+            self.Status.GENERATING_PLAN,
+            prepare["generation_token"].get_db_prep_value(token, connection),
+            connection.ops.adapt_datetimefield_value(now),
+            connection.ops.adapt_datetimefield_value(now),
+            prepare["id"].get_db_prep_value(self.pk, connection),
+            self.Status.UPLOADING,
+            self.Status.GENERATING_PLAN,
+            connection.ops.adapt_datetimefield_value(stale_before),
+            Document.Status.COMPLETED,
+            GenerationRun.Outcome.RUNNING,
+        ]
+        # One statement (built once, see _claim_sql): the claim returns the row's progress
+        # (no refresh after it) and whether a run is still "running" (only after a takeover).
+        with connection.cursor() as cursor:
+            cursor.execute(_claim_sql(connection.alias), params)
+            row = cursor.fetchone()
+        claimed = None
+        if row is not None:
+            claimed = (*from_db_values(StudySession, connection, _CLAIM_RETURNS, row), row[-1])
         if claimed is None:
             self.refresh_from_db()
             raise self.refusal() or GenerationRefused(
@@ -365,15 +340,6 @@ class StudySession(models.Model):
             GenerationRun.Outcome.FAILED,
             "The worker generating this plan stopped responding; the run was taken over.",
             journal=journal,
-        )
-
-    @staticmethod
-    def _RUNNING_RUN_SQL() -> str:
-        quote = connections["default"].ops.quote_name
-        runs, sessions = GenerationRun._meta.db_table, StudySession._meta.db_table
-        return (
-            f"EXISTS (SELECT 1 FROM {quote(runs)} WHERE {quote(runs)}.{quote('session_id')}"
-            f" = {quote(sessions)}.{quote('id')} AND {quote(runs)}.{quote('outcome')} = %s)"
         )
 
     def heartbeat(self) -> HeartbeatState:
@@ -592,8 +558,71 @@ EVENTS_CHANNEL = "studyplanner_plan_events"
 CANCEL_CHANNEL = "studyplanner_plan_cancel"
 
 
+# In the model's field order: Model.from_db takes the values in that order.
+_DOCUMENT_FIELDS = ("id", "session_id", "original_name", "status", "position")
+
+
+@functools.cache
+def _documents_sql(alias: str, folded: int) -> str:
+    """StudySession._documents_with_texts's SELECT for `folded` folded documents."""
+    q = connections[alias].ops.quote_name
+    table = q(Document._meta.db_table)
+    column = {field.name: q(field.column) for field in Document._meta.concrete_fields}
+    to_fold = f"{column['status']} = %s"
+    if folded:
+        to_fold += f" AND {column['id']} NOT IN ({', '.join(['%s'] * folded)})"
+    selected = ", ".join(q(Document._meta.get_field(name).column) for name in _DOCUMENT_FIELDS)
+    return (
+        f"SELECT {selected}, "
+        f"CASE WHEN {to_fold} THEN {column['content_text']} ELSE '' END, "
+        f"CASE WHEN {to_fold} THEN {column['outline']} ELSE NULL END "
+        f"FROM {table} WHERE {column['session']} = %s "
+        f"ORDER BY {column['position']}, {column['created_at']}"
+    )
+
+
+_CLAIM_RETURNS = ("draft_plan", "folded_document_ids", "title", "language", "generation_journal")
+
+
+@functools.cache
+def _claim_sql(alias: str) -> str:
+    """StudySession.claim_for_generation's one statement: UPLOADING (or GENERATING_PLAN with
+    a stale or no heartbeat) → GENERATING_PLAN, if a document is completed; it returns the
+    row's progress and whether a run of the session is still "running". Written out (not
+    compiled by the ORM at every claim, which cost more CPU than the round trip)."""
+    q = connections[alias].ops.quote_name
+    session, document, run = (
+        q(model._meta.db_table) for model in (StudySession, Document, GenerationRun)
+    )
+    column = {
+        name: q(StudySession._meta.get_field(name).column)
+        for name in (
+            "id",
+            "status",
+            "generation_token",
+            "generation_heartbeat_at",
+            "cancel_requested_at",
+            "updated_at",
+            *_CLAIM_RETURNS,
+        )
+    }
+    heartbeat = f"{session}.{column['generation_heartbeat_at']}"
+    return (
+        f"UPDATE {session} SET {column['status']} = %s, {column['generation_token']} = %s, "
+        f"{column['generation_heartbeat_at']} = %s, {column['cancel_requested_at']} = NULL, "
+        f"{column['updated_at']} = %s "
+        f"WHERE {session}.{column['id']} = %s AND ({session}.{column['status']} = %s OR "
+        f"({session}.{column['status']} = %s AND ({heartbeat} < %s OR {heartbeat} IS NULL))) "
+        f"AND EXISTS (SELECT 1 FROM {document} WHERE {document}.{q('session_id')} = "
+        f"{session}.{column['id']} AND {document}.{q('status')} = %s) "
+        f"RETURNING {', '.join(column[name] for name in _CLAIM_RETURNS)}, "
+        f"EXISTS (SELECT 1 FROM {run} WHERE {run}.{q('session_id')} = {session}.{column['id']}"
+        f" AND {run}.{q('outcome')} = %s)"
+    )
+
+
 def _notifying(notice: tuple[str, str] | None) -> dict:
-    """update_returning's arguments that make its statement also NOTIFY `notice` (channel,
+    """update_row's arguments that make its statement also NOTIFY `notice` (channel,
     payload) on PostgreSQL: pg_notify in the RETURNING list runs once for the one row."""
     from django.db import connection
 

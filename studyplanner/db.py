@@ -96,10 +96,11 @@ def update_row(
         row = cursor.fetchone()
     if row is None:
         return None
-    return (*_from_db(model, connection, returning, row), *row[len(returning) :])
+    return (*from_db_values(model, connection, returning, row), *row[len(returning) :])
 
 
-def _from_db(model, connection, names, row) -> list:
+def from_db_values(model, connection, names, row) -> list:
+    """The values of `row` for the fields `names` of `model`, as the ORM would load them."""
     converted = []
     for name, value in zip(names, row, strict=False):
         field = model._meta.get_field(name)

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from plans.models import PlanVersion
-from sessions_app.models import GenerationRun, StudySession
+from sessions_app.models import Document, GenerationRun, StudySession
 from studyplanner.db import _update_sql, insert_row, update_row
 from tests.base import AppTestCase
 
@@ -100,3 +100,32 @@ class InsertRowTests(AppTestCase):
         expected = GenerationRun.objects.get(pk=orm.pk)
         self.assertEqual((stored.cost, stored.prompt_tokens), (expected.cost, 7))
         self.assertEqual(stored.outcome, GenerationRun.Outcome.RUNNING)
+
+
+class DocumentsWithTextsTests(AppTestCase):
+    def test_only_the_documents_to_fold_come_with_their_texts_and_outlines(self):
+        session = self.make_session()
+        outline = [{"title": "Grenzwerte", "level": 1, "page": 2}]
+        folded = self.make_document(session, name="a.md", text="# A\n\nRead already.")
+        pending = self.make_document(session, name="b.pdf", text="Neu.", outline=outline)
+        failed = self.make_document(session, name="c.md", text="x", status=Document.Status.FAILED)
+        session.folded_document_ids = [str(folded.pk)]
+
+        documents = session._documents_with_texts()
+
+        by_name = {d.original_name: d for d in documents}
+        self.assertEqual([d.original_name for d in documents], ["a.md", "b.pdf", "c.md"])
+        self.assertEqual(
+            (by_name["b.pdf"].text_to_fold, by_name["b.pdf"].outline_to_fold), ("Neu.", outline)
+        )
+        self.assertEqual(
+            (by_name["a.md"].text_to_fold, by_name["a.md"].outline_to_fold), ("", None)
+        )
+        self.assertEqual(by_name["c.md"].text_to_fold, "")
+        for document, original in ((by_name["b.pdf"], pending), (by_name["c.md"], failed)):
+            self.assertEqual(
+                (document.pk, document.session_id, document.status, document.position),
+                (original.pk, session.pk, original.status, original.position),
+            )
+        to_fold, _ = session.documents_to_fold(with_texts=True)
+        self.assertEqual([d.pk for d in to_fold], [pending.pk])
