@@ -1,10 +1,13 @@
 """Recording and restoring plan versions (SPEC §3: no action loses a plan the learner saved)."""
 
-from django.db import transaction
+import functools
+
+from django.db import connections, transaction
 from django.utils import timezone
 
 from plans.models import VERSIONS_KEPT, PlanVersion
 from sessions_app.models import StudySession
+from studyplanner.db import insert_row
 
 
 def record_version(
@@ -22,32 +25,48 @@ def record_version(
     VERSIONS_KEPT. An edit that changed nothing (same plan as the newest version) adds none."""
     if folded_document_ids is None:
         folded_document_ids = session.folded_document_ids
-    folded = list(folded_document_ids)
+    version = PlanVersion(
+        session=session,
+        plan=plan,
+        source=source,
+        label=label[:300],
+        folded_document_ids=list(folded_document_ids),
+        dropped=list(dropped),
+        document_id=document_id,
+    )
+    if source != PlanVersion.Source.EDIT and not prune:
+        return insert_row(version)  # one statement: no transaction needed (a generation's)
     with transaction.atomic():
         if source == PlanVersion.Source.EDIT:
             newest = session.plan_versions.only("plan").first()
             if newest is not None and newest.plan == plan:
                 return None
-        version = PlanVersion.objects.create(
-            session=session,
-            plan=plan,
-            source=source,
-            label=label[:300],
-            folded_document_ids=folded,
-            dropped=list(dropped),
-            document_id=document_id,
-        )
+        insert_row(version)
         if prune:
             prune_versions(session)
     return version
 
 
 def prune_versions(session: StudySession) -> None:
-    """Forget the session's versions beyond the VERSIONS_KEPT newest. A generation records
-    one version per document with `prune=False` and prunes once at its end."""
-    stale = list(session.plan_versions.values_list("pk", flat=True)[VERSIONS_KEPT:])
-    if stale:
-        PlanVersion.objects.filter(pk__in=stale).delete()
+    """Forget the session's versions beyond the VERSIONS_KEPT newest (one DELETE, written
+    out once: it runs after every generation). A generation records one version per
+    document with `prune=False` and prunes once at its end."""
+    connection = connections["default"]
+    session_id = PlanVersion._meta.pk.get_db_prep_value(session.pk, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_prune_sql(connection.alias), [session_id, session_id, VERSIONS_KEPT])
+
+
+@functools.cache
+def _prune_sql(alias: str) -> str:
+    q = connections[alias].ops.quote_name
+    table, session, created, pk = (
+        q(name) for name in (PlanVersion._meta.db_table, "session_id", "created_at", "id")
+    )
+    newest = (
+        f"SELECT {pk} FROM {table} WHERE {session} = %s ORDER BY {created} DESC, {pk} DESC LIMIT %s"
+    )
+    return f"DELETE FROM {table} WHERE {session} = %s AND {pk} NOT IN ({newest})"
 
 
 def restore_version(session: StudySession, version: PlanVersion) -> PlanVersion:

@@ -6,6 +6,8 @@ of that generation is fenced by it, so a worker whose session was taken over (st
 heartbeat, staff reset) can no longer overwrite the new owner's work.
 """
 
+import contextlib
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -14,50 +16,12 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.db import connections, models
-from django.db.models import Case, Exists, OuterRef, Q, Value, When
-from django.db.models.sql import UpdateQuery
+from django.db.models import Q
 from django.utils import timezone
 
-from studyplanner.db import run_db
+from studyplanner.db import from_db_values, run_db, update_row
 
 logger = logging.getLogger(__name__)
-
-
-def update_returning(
-    queryset: models.QuerySet,
-    values: dict,
-    returning: list[str],
-    extra: str = "",
-    extra_params: tuple = (),
-) -> tuple | None:
-    """`queryset.update(**values)` as ONE statement that also returns the named fields of
-    the updated row (UPDATE … RETURNING, PostgreSQL and SQLite ≥ 3.35): the values as the
-    model holds them, or None when no row matched. For a single-row queryset (a pk filter).
-    `extra` (with its `extra_params`) is one more SQL expression to return, last, as the
-    driver reads it."""
-    query = queryset.query.chain(UpdateQuery)
-    query.add_update_values(values)
-    connection = connections[queryset.db]
-    sql, params = query.get_compiler(queryset.db).as_sql()
-    fields = [queryset.model._meta.get_field(name) for name in returning]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    if extra:
-        columns += f", {extra}"
-    with connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {columns}", [*params, *extra_params])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    converted = []
-    for field, value in zip(fields, row, strict=False):
-        for converter in connection.ops.get_db_converters(
-            field.get_col(field.model._meta.db_table)
-        ):
-            value = converter(value, field, connection)
-        if hasattr(field, "from_db_value"):
-            value = field.from_db_value(value, None, connection)
-        converted.append(value)
-    return (*converted, *row[len(fields) :])
 
 
 class GenerationRefused(Exception):
@@ -125,6 +89,11 @@ class StudySession(models.Model):
     generation_token = models.UUIDField(null=True, blank=True, editable=False)
     generation_heartbeat_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # The running generation's journal, written with each document's progress (one
+    # statement, not one per table): {"run": its id, "processed": its `document_processed`
+    # events without their plans, "usage": tokens and cost so far}. The run row gets it
+    # when the run ends (or, after a crash, when the run is closed for the dead worker).
+    generation_journal = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -214,24 +183,15 @@ class StudySession(models.Model):
         deleted document only leaves `folded_document_ids` and its topics stay in the plan
         until the learner edits them or asks for a rebuild (`start_over`). The second value
         stays for callers that still read it and is always False. `with_texts`: the
-        documents to fold come with their `content_text` and `outline` (read in the same
-        SELECT; the other documents' texts are not read).
+        documents to fold come with their `text_to_fold` and `outline_to_fold` (read in the
+        same SELECT; the other documents' texts are not read).
         """
         # One SELECT for all of them (the session's link too, or each would load it).
-        documents = self.documents.only("id", "session", "original_name", "position", "status")
         if with_texts:
-            to_fold = Q(status=Document.Status.COMPLETED) & ~Q(pk__in=self.folded_document_ids)
-            documents = documents.annotate(
-                text_to_fold=Case(
-                    When(to_fold, then="content_text"),
-                    default=Value(""),
-                    output_field=models.TextField(),
-                ),
-                outline_to_fold=Case(
-                    When(to_fold, then="outline"), default=None, output_field=models.JSONField()
-                ),
-            )
-        documents = list(documents)
+            documents = self._documents_with_texts()
+        else:
+            fields = ("id", "session", "original_name", "position", "status")
+            documents = list(self.documents.only(*fields))
         completed = [d for d in documents if d.status == Document.Status.COMPLETED]
         present = {str(d.pk) for d in documents}
         if gone := [pk for pk in self.folded_document_ids if pk not in present]:
@@ -240,6 +200,31 @@ class StudySession(models.Model):
                 self.forget_folded_document(pk)
         folded = set(self.folded_document_ids)
         return [d for d in completed if str(d.id) not in folded], False
+
+    def _documents_with_texts(self) -> list["Document"]:
+        """The session's documents, the texts of those still to fold with them: one SELECT
+        written out once per number of folded documents (see _documents_sql)."""
+        connection = connections["default"]
+        pk = Document._meta.pk
+        folded = []
+        for value in self.folded_document_ids:
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                folded.append(pk.get_db_prep_value(uuid.UUID(str(value)), connection))
+        session_id = pk.get_db_prep_value(self.pk, connection)
+        params = [Document.Status.COMPLETED, *folded, Document.Status.COMPLETED, *folded]
+        with connection.cursor() as cursor:
+            cursor.execute(_documents_sql(connection.alias, len(folded)), [*params, session_id])
+            rows = cursor.fetchall()
+        documents = []
+        for row in rows:
+            values = from_db_values(Document, connection, _DOCUMENT_FIELDS, row)
+            document = Document.from_db(connection.alias, _DOCUMENT_FIELDS, values)
+            document.text_to_fold = row[-2] or ""
+            (document.outline_to_fold,) = from_db_values(
+                Document, connection, ("outline",), row[-1:]
+            )
+            documents.append(document)
+        return documents
 
     def forget_folded_document(self, document_id) -> bool:
         """A document in the plan was deleted: it leaves the folded list, the plan stays.
@@ -285,11 +270,19 @@ class StudySession(models.Model):
 
     # --- the status machine ----------------------------------------------------------
 
-    def _fenced(self):
-        """This session's row, only while this instance still owns its generation."""
-        return StudySession.objects.filter(
-            pk=self.pk, status=self.Status.GENERATING_PLAN, generation_token=self.generation_token
-        )
+    def _update_fenced(
+        self, values: dict, returning: tuple = (), notice: tuple[str, str] | None = None
+    ) -> tuple | None:
+        """Update this session's row, only while this instance still owns its generation:
+        one statement (built once, see studyplanner.db.update_row) that returns the
+        `returning` fields and, on PostgreSQL, sends the NOTIFY `notice` (channel, payload)
+        when it commits; None when the claim is gone."""
+        where = {
+            "id": self.pk,
+            "status": self.Status.GENERATING_PLAN,
+            "generation_token": self.generation_token,
+        }
+        return update_row(StudySession, where, values, returning, **_notifying(notice))
 
     def claim_for_generation(self) -> None:
         """UPLOADING (or stale GENERATING_PLAN) → GENERATING_PLAN, atomically.
@@ -300,34 +293,41 @@ class StudySession(models.Model):
         now = timezone.now()
         stale_before = now - timedelta(seconds=settings.PLAN_STALE_AFTER)
         token = uuid.uuid4()
-        has_completed_document = Document.objects.filter(
-            session=OuterRef("pk"), status=Document.Status.COMPLETED
-        )
-        claimable = Q(status=self.Status.UPLOADING) | Q(
-            Q(generation_heartbeat_at__lt=stale_before) | Q(generation_heartbeat_at__isnull=True),
-            status=self.Status.GENERATING_PLAN,
-        )
-        # One statement: the claim returns the row's progress (no refresh after it).
-        claimed = update_returning(
-            StudySession.objects.filter(claimable, Exists(has_completed_document), pk=self.pk),
-            {
-                "status": self.Status.GENERATING_PLAN,
-                "generation_token": token,
-                "generation_heartbeat_at": now,
-                "cancel_requested_at": None,
-                "updated_at": now,
-            },
-            ["draft_plan", "folded_document_ids", "title", "language"],
-            # Whether a run of this session is still "running": only after a takeover.
-            extra=self._RUNNING_RUN_SQL(),
-            extra_params=(GenerationRun.Outcome.RUNNING,),
-        )
+        connection = connections["default"]
+        prepare = {name: self._meta.get_field(name) for name in ("id", "generation_token")}
+        params = [
+            self.Status.GENERATING_PLAN,
+            prepare["generation_token"].get_db_prep_value(token, connection),
+            connection.ops.adapt_datetimefield_value(now),
+            connection.ops.adapt_datetimefield_value(now),
+            prepare["id"].get_db_prep_value(self.pk, connection),
+            self.Status.UPLOADING,
+            self.Status.GENERATING_PLAN,
+            connection.ops.adapt_datetimefield_value(stale_before),
+            Document.Status.COMPLETED,
+            GenerationRun.Outcome.RUNNING,
+        ]
+        # One statement (built once, see _claim_sql): the claim returns the row's progress
+        # (no refresh after it) and whether a run is still "running" (only after a takeover).
+        with connection.cursor() as cursor:
+            cursor.execute(_claim_sql(connection.alias), params)
+            row = cursor.fetchone()
+        claimed = None
+        if row is not None:
+            claimed = (*from_db_values(StudySession, connection, _CLAIM_RETURNS, row), row[-1])
         if claimed is None:
             self.refresh_from_db()
             raise self.refusal() or GenerationRefused(
                 "already_generating", "A study plan is already being generated for this session."
             )
-        self.draft_plan, self.folded_document_ids, self.title, self.language, taken_over = claimed
+        (
+            self.draft_plan,
+            self.folded_document_ids,
+            self.title,
+            self.language,
+            journal,
+            taken_over,
+        ) = claimed
         self.status = self.Status.GENERATING_PLAN
         self.generation_token = token
         self.generation_heartbeat_at = now
@@ -339,67 +339,67 @@ class StudySession(models.Model):
         self.generation_runs.end(
             GenerationRun.Outcome.FAILED,
             "The worker generating this plan stopped responding; the run was taken over.",
-        )
-
-    @staticmethod
-    def _RUNNING_RUN_SQL() -> str:
-        quote = connections["default"].ops.quote_name
-        runs, sessions = GenerationRun._meta.db_table, StudySession._meta.db_table
-        return (
-            f"EXISTS (SELECT 1 FROM {quote(runs)} WHERE {quote(runs)}.{quote('session_id')}"
-            f" = {quote(sessions)}.{quote('id')} AND {quote(runs)}.{quote('outcome')} = %s)"
+            journal=journal,
         )
 
     def heartbeat(self) -> HeartbeatState:
         """Refresh the heartbeat; report whether the run should go on."""
         now = timezone.now()
-        updated = update_returning(
-            self._fenced(), {"generation_heartbeat_at": now}, ["cancel_requested_at"]
-        )
+        updated = self._update_fenced({"generation_heartbeat_at": now}, ("cancel_requested_at",))
         if updated is None:
             return HeartbeatState.LOST
         self.generation_heartbeat_at = now
         return HeartbeatState.CANCEL_REQUESTED if updated[0] else HeartbeatState.OWNED
 
-    def save_progress(self, plan: list, folded_document_ids: list[str]) -> bool:
-        """Store the plan after a document was folded in (and refresh the heartbeat).
+    def save_progress(
+        self,
+        plan: list,
+        folded_document_ids: list[str],
+        journal: dict | None = None,
+        notice: tuple[str, str] | None = None,
+    ) -> bool:
+        """Store the plan after a document was folded in (and refresh the heartbeat), with
+        the run's `journal` (see generation_journal) and, on PostgreSQL, the NOTIFY
+        `notice` (channel, payload) sent when it commits.
 
         Returns whether a cancel was requested meanwhile (from any process), so the run can
         stop between documents without waiting for its next heartbeat.
         """
         now = timezone.now()
-        # One statement: the write returns the cancel flag (no SELECT after it).
-        updated = update_returning(
-            self._fenced(),
-            {
-                "draft_plan": plan,
-                "folded_document_ids": folded_document_ids,
-                "generation_heartbeat_at": now,
-                "updated_at": now,
-            },
-            ["cancel_requested_at"],
-        )
+        values = {
+            "draft_plan": plan,
+            "folded_document_ids": folded_document_ids,
+            "generation_heartbeat_at": now,
+            "updated_at": now,
+        }
+        if journal is not None:
+            values["generation_journal"] = journal
+        # One statement: the write returns the cancel flag (no SELECT after it) and carries
+        # the notification (no statement of its own).
+        updated = self._update_fenced(values, ("cancel_requested_at",), notice)
         if updated is None:
             raise LostClaim()
         self.draft_plan = plan
         self.folded_document_ids = folded_document_ids
         self.generation_heartbeat_at = now
         self.updated_at = now
+        if journal is not None:
+            self.generation_journal = journal
         return updated[0] is not None
 
-    def complete_with_plan(self, plan: list) -> None:
+    def complete_with_plan(self, plan: list, notice: tuple[str, str] | None = None) -> None:
         """GENERATING_PLAN → EDITING_PLAN with the finished plan, which the caller has
-        validated (plans.schema.normalize_plan)."""
+        validated (plans.schema.normalize_plan); `notice` as in save_progress."""
         now = timezone.now()
-        updated = self._fenced().update(
-            status=self.Status.EDITING_PLAN,
-            draft_plan=plan,
-            generation_token=None,
-            generation_heartbeat_at=None,
-            cancel_requested_at=None,
-            updated_at=now,
-        )
-        if not updated:
+        values = {
+            "status": self.Status.EDITING_PLAN,
+            "draft_plan": plan,
+            "generation_token": None,
+            "generation_heartbeat_at": None,
+            "cancel_requested_at": None,
+            "updated_at": now,
+        }
+        if self._update_fenced(values, notice=notice) is None:
             raise LostClaim()
         self.status = self.Status.EDITING_PLAN
         self.draft_plan = plan
@@ -407,16 +407,15 @@ class StudySession(models.Model):
         self.generation_heartbeat_at = None
         self.cancel_requested_at = None
 
-    def release_to_uploading(self) -> bool:
+    def release_to_uploading(self, notice: tuple[str, str] | None = None) -> bool:
         """GENERATING_PLAN → UPLOADING after error, cancel or disconnect; keeps the progress.
+        `notice` as in save_progress (sent only if released).
 
         Returns False when this worker had already lost the session (nothing to release).
         """
         now = timezone.now()
-        released = self._fenced().update(
-            **_NO_GENERATION,
-            updated_at=now,
-        )
+        values = {**_NO_GENERATION, "updated_at": now}
+        released = self._update_fenced(values, notice=notice) is not None
         if released:
             self.status = self.Status.UPLOADING
             self.generation_token = None
@@ -559,6 +558,79 @@ EVENTS_CHANNEL = "studyplanner_plan_events"
 CANCEL_CHANNEL = "studyplanner_plan_cancel"
 
 
+# In the model's field order: Model.from_db takes the values in that order.
+_DOCUMENT_FIELDS = ("id", "session_id", "original_name", "status", "position")
+
+
+@functools.cache
+def _documents_sql(alias: str, folded: int) -> str:
+    """StudySession._documents_with_texts's SELECT for `folded` folded documents."""
+    q = connections[alias].ops.quote_name
+    table = q(Document._meta.db_table)
+    column = {field.name: q(field.column) for field in Document._meta.concrete_fields}
+    to_fold = f"{column['status']} = %s"
+    if folded:
+        to_fold += f" AND {column['id']} NOT IN ({', '.join(['%s'] * folded)})"
+    selected = ", ".join(q(Document._meta.get_field(name).column) for name in _DOCUMENT_FIELDS)
+    return (
+        f"SELECT {selected}, "
+        f"CASE WHEN {to_fold} THEN {column['content_text']} ELSE '' END, "
+        f"CASE WHEN {to_fold} THEN {column['outline']} ELSE NULL END "
+        f"FROM {table} WHERE {column['session']} = %s "
+        f"ORDER BY {column['position']}, {column['created_at']}"
+    )
+
+
+_CLAIM_RETURNS = ("draft_plan", "folded_document_ids", "title", "language", "generation_journal")
+
+
+@functools.cache
+def _claim_sql(alias: str) -> str:
+    """StudySession.claim_for_generation's one statement: UPLOADING (or GENERATING_PLAN with
+    a stale or no heartbeat) → GENERATING_PLAN, if a document is completed; it returns the
+    row's progress and whether a run of the session is still "running". Written out (not
+    compiled by the ORM at every claim, which cost more CPU than the round trip)."""
+    q = connections[alias].ops.quote_name
+    session, document, run = (
+        q(model._meta.db_table) for model in (StudySession, Document, GenerationRun)
+    )
+    column = {
+        name: q(StudySession._meta.get_field(name).column)
+        for name in (
+            "id",
+            "status",
+            "generation_token",
+            "generation_heartbeat_at",
+            "cancel_requested_at",
+            "updated_at",
+            *_CLAIM_RETURNS,
+        )
+    }
+    heartbeat = f"{session}.{column['generation_heartbeat_at']}"
+    return (
+        f"UPDATE {session} SET {column['status']} = %s, {column['generation_token']} = %s, "
+        f"{column['generation_heartbeat_at']} = %s, {column['cancel_requested_at']} = NULL, "
+        f"{column['updated_at']} = %s "
+        f"WHERE {session}.{column['id']} = %s AND ({session}.{column['status']} = %s OR "
+        f"({session}.{column['status']} = %s AND ({heartbeat} < %s OR {heartbeat} IS NULL))) "
+        f"AND EXISTS (SELECT 1 FROM {document} WHERE {document}.{q('session_id')} = "
+        f"{session}.{column['id']} AND {document}.{q('status')} = %s) "
+        f"RETURNING {', '.join(column[name] for name in _CLAIM_RETURNS)}, "
+        f"EXISTS (SELECT 1 FROM {run} WHERE {run}.{q('session_id')} = {session}.{column['id']}"
+        f" AND {run}.{q('outcome')} = %s)"
+    )
+
+
+def _notifying(notice: tuple[str, str] | None) -> dict:
+    """update_row's arguments that make its statement also NOTIFY `notice` (channel,
+    payload) on PostgreSQL: pg_notify in the RETURNING list runs once for the one row."""
+    from django.db import connection
+
+    if notice is None or connection.vendor != "postgresql":
+        return {}
+    return {"extra": "pg_notify(%s, %s)", "extra_params": tuple(notice)}
+
+
 def notify(channel: str, payload: str) -> None:
     """PostgreSQL NOTIFY on the default connection (a no-op on other databases): how a run's
     events and cancel requests reach the other workers. `payload` stays a short pointer."""
@@ -572,7 +644,7 @@ def notify(channel: str, payload: str) -> None:
 def sweep_abandoned() -> tuple[int, int]:
     """Release sessions whose worker died (stale heartbeat) and close runs nobody owns any
     more; any process may call it (plans.live does, periodically). Returns the counts."""
-    stale = list(StudySession.objects.stale().values_list("pk", flat=True))
+    stale = dict(StudySession.objects.stale().values_list("pk", "generation_journal"))
     released = 0
     if stale:
         released = (
@@ -580,6 +652,10 @@ def sweep_abandoned() -> tuple[int, int]:
             .filter(pk__in=stale)
             .update(**_NO_GENERATION, updated_at=timezone.now())
         )
+        for journal in stale.values():  # what the dead workers' runs had done
+            if journal.get("run"):
+                runs = GenerationRun.objects.filter(pk=journal["run"]).running()
+                runs.update(**GenerationRun.from_journal(journal))
     orphans = GenerationRun.objects.running().exclude(
         session__status=StudySession.Status.GENERATING_PLAN
     )
@@ -603,9 +679,15 @@ class GenerationRunQuerySet(models.QuerySet):
     def running(self):
         return self.filter(outcome=GenerationRun.Outcome.RUNNING)
 
-    def end(self, outcome: str, error: str = "") -> int:
-        """Close the runs of this queryset that are still running; returns how many."""
-        return self.running().update(outcome=outcome, error=error, finished_at=timezone.now())
+    def end(self, outcome: str, error: str = "", journal: dict | None = None) -> int:
+        """Close the runs of this queryset that are still running; returns how many.
+
+        `journal`: the session's generation_journal, when a run is closed for a worker that
+        died — the run it names gets its documents, events and usage from it."""
+        running = self.running()
+        if journal and journal.get("run"):
+            running.filter(pk=journal["run"]).update(**GenerationRun.from_journal(journal))
+        return running.update(outcome=outcome, error=error, finished_at=timezone.now())
 
     def since(self, moment):
         return self.filter(started_at__gte=moment)
@@ -671,6 +753,43 @@ class GenerationRun(models.Model):
         if self.finished_at is None:
             return None
         return self.finished_at - self.started_at
+
+    # While it runs, a run's progress lives in its session's generation_journal (written
+    # with each document's plan); the run row gets it when the run ends.
+
+    def journal(self) -> dict:
+        """What the running run keeps on its session after each document."""
+        return {
+            "run": str(self.pk),
+            "processed": self.events.get("processed", []),
+            "usage": {
+                "model": self.model,
+                "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+                "cost": None if self.cost is None else str(self.cost),
+            },
+        }
+
+    @staticmethod
+    def from_journal(journal: dict) -> dict:
+        """The run's fields as its session's journal had them (for a run whose worker died)."""
+        processed = journal.get("processed", [])
+        usage = journal.get("usage", {})
+        fields = {"documents_processed": len(processed), "events": {"processed": processed}}
+        for name in ("prompt_tokens", "completion_tokens", "cost"):
+            fields[name] = usage.get(name)
+        if usage.get("model"):
+            fields["model"] = usage["model"]
+        return fields
+
+    def progress_in(self, session: StudySession) -> "GenerationRun":
+        """This run as its session's journal says it stands (the row itself is written only
+        when the run ends): for watchers on other workers."""
+        journal = session.generation_journal or {}
+        if self.outcome == self.Outcome.RUNNING and journal.get("run") == str(self.pk):
+            for name, value in self.from_journal(journal).items():
+                setattr(self, name, value)
+        return self
 
 
 def document_upload_to(document: "Document", filename: str) -> str:
