@@ -141,7 +141,7 @@ def _live_fragment(item: Numbered, base: Numbered | None) -> str:
             status=False,
             changes=plan_changes(was["plan"], event["plan"]),
         )
-    return render_to_string("sessions/detail.html#generation-progress", context)
+    return render_to_string("sessions/detail.html#generation-progress", context).strip()
 
 
 def _once(item: Numbered, key, make) -> str:
