@@ -20,12 +20,14 @@ from typing import ClassVar, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections, transaction
+from django.db.models import Count, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ai import AIError
 from plans.builders.base import PlanBuilder, PlanGenerationError, SourceDocument, Usage
 from plans.history import prune_versions, record_version
-from plans.models import PlanVersion
+from plans.models import VERSIONS_KEPT, PlanVersion
 from plans.schema import Plan, normalize_plan
 from quotas.service import Grant
 from sessions_app.models import (
@@ -37,7 +39,7 @@ from sessions_app.models import (
     StudySession,
     notify,
 )
-from studyplanner.db import run_db
+from studyplanner.db import insert_row, run_db, update_row
 from studyplanner.metrics import record_finished
 
 logger = logging.getLogger(__name__)
@@ -279,16 +281,25 @@ def _claim_and_start_run(session: StudySession, builder: PlanBuilder):
 
 
 def _start_run(session: StudySession, builder: PlanBuilder):
-    documents, start_over = session.documents_to_fold(with_texts=True)
+    # How many versions the session has, read with the documents: the run prunes its
+    # history at the end only if its own versions take it past VERSIONS_KEPT.
+    versions = PlanVersion.objects.filter(session_id=session.pk).order_by().values("session_id")
+    count = Coalesce(Subquery(versions.annotate(n=Count("pk")).values("n")), 0)
+    documents, start_over = session.documents_to_fold(
+        with_texts=True, annotate={"versions_before": count}
+    )
     folded = [] if start_over else list(session.folded_document_ids)
     plan = [] if start_over else session.plan
-    run = GenerationRun.objects.create(
+    run = GenerationRun(
         session=session,
         builder=builder.name,
         model=getattr(builder, "model", ""),
         documents_total=len(folded) + len(documents),
         resumed_from=len(folded),
     )
+    insert_row(run)
+    # Not a column: what _finish_writes needs to know of the history when the run ends.
+    run.versions_before = documents[0].versions_before if documents else 0
     return documents, _load_documents(documents), folded, plan, run
 
 
@@ -323,7 +334,18 @@ def _save_document_folded(session, run, plan, folded, usage, seq, event, documen
     """Save the plan after a document (and keep it in the plan's history), note its
     `document_processed` event (number `seq`) on the run for watchers anywhere; True when a
     cancel was requested meanwhile."""
-    cancel_requested = session.save_progress(plan, folded)
+    # The run row is written when the run ends: meanwhile its progress rides on the
+    # session's own write (its journal), which also carries the NOTIFY for other workers.
+    run.documents_processed += 1
+    run.events = {
+        **run.events,
+        "processed": [*run.events.get("processed", []), _journal_entry(seq, event)],
+    }
+    _record_usage(run, usage)
+    if run.first_event_at is None:
+        run.first_event_at = timezone.now()
+    notice = (EVENTS_CHANNEL, _event_pointer(run, seq, event.name))
+    cancel_requested = session.save_progress(plan, folded, run.journal(), notice)
     record_version(
         session,
         plan,
@@ -333,16 +355,6 @@ def _save_document_folded(session, run, plan, folded, usage, seq, event, documen
         document_id=document.pk,
         prune=False,  # once, when the run ends (_finish_writes)
     )
-    run.documents_processed += 1
-    journal = dict(run.events)
-    journal["processed"] = [*journal.get("processed", []), _journal_entry(seq, event)]
-    run.events = journal
-    fields = ["documents_processed", "events", *_record_usage(run, usage)]
-    if run.first_event_at is None:  # the run's first event: noted in the same write
-        run.first_event_at = timezone.now()
-        fields.append("first_event_at")
-    run.save(update_fields=fields)
-    notify(EVENTS_CHANNEL, _event_pointer(run, seq, event.name))
     return cancel_requested
 
 
@@ -360,12 +372,17 @@ def _finish_blocks(session: StudySession, run, outcome, usage: Usage, error, pla
 
 
 def _finish_writes(session: StudySession, run, outcome, usage: Usage, error, plan, seq, event):
-    if run is not None and run.documents_processed:
+    if run is not None and run.versions_before + run.documents_processed > VERSIONS_KEPT:
         prune_versions(session)  # the run's versions were kept without pruning
+    # The session's write carries the NOTIFY (delivered when this block commits).
+    notice = None if run is None else (EVENTS_CHANNEL, _event_pointer(run, seq, event.name))
+    notified = True
     if outcome == GenerationRun.Outcome.SUCCEEDED:
-        session.complete_with_plan(normalize_plan(plan))
-    elif not session.release_to_uploading() and run is None:
-        return  # the claim had ended already: nothing here is ours to close
+        session.complete_with_plan(normalize_plan(plan), notice)
+    elif not session.release_to_uploading(notice):
+        if run is None:
+            return  # the claim had ended already: nothing here is ours to close
+        notified = False
     if run is None:
         # Ended before its run row was known here: whatever runs this claim had end with it.
         session.generation_runs.end(outcome, error)
@@ -374,15 +391,13 @@ def _finish_writes(session: StudySession, run, outcome, usage: Usage, error, pla
     run.error = error
     run.finished_at = timezone.now()
     run.events = {**run.events, "final": {"seq": seq, "name": event.name, "data": event.payload()}}
-    fields = ["outcome", "error", "finished_at", "events", *_record_usage(run, usage)]
-    run.save(update_fields=fields)
-    notify(EVENTS_CHANNEL, _event_pointer(run, seq, event.name))
+    # Everything the run did is written now, in its one UPDATE (see _save_document_folded).
+    fields = ["outcome", "error", "finished_at", "events", "documents_processed"]
+    fields += ["first_event_at", *_record_usage(run, usage)]
+    update_row(GenerationRun, {"id": run.pk}, {name: getattr(run, name) for name in fields})
+    if not notified:
+        notify(*notice)
     _report(run)
-
-
-def _mark_first_event(run: GenerationRun) -> None:
-    run.first_event_at = timezone.now()
-    GenerationRun.objects.filter(pk=run.pk).update(first_event_at=run.first_event_at)
 
 
 def _report(run: GenerationRun) -> None:
@@ -486,7 +501,8 @@ async def build_plan(
     Documents go in upload order; after each one the plan and the progress are saved, so a
     later run resumes at the first document not yet folded in and calls the builder only for
     those. Its events are numbered 1, 2, … in the order yielded (the `seq` of SPEC §7's ids);
-    the run row keeps what a watcher on another worker needs (`GenerationRun.events`).
+    what a watcher on another worker needs is in the session's journal while it runs and
+    in the run row once it ended (`GenerationRun.events`).
     `stop` lets the caller stop it (StopSignal.request: CANCELLED, DETACHED, SHUTDOWN).
     A run that fails before the model produced anything gives its `quota` unit back.
     """
@@ -526,8 +542,8 @@ async def build_plan(
                 if step.sections > 1:
                     message += f" (part {step.section} of {step.sections})"
                 share = (step.section - 1 + step.done) / step.sections
-                if run.first_event_at is None:
-                    await _write(_mark_first_event, run)
+                if run.first_event_at is None:  # written with the run's next write
+                    run.first_event_at = timezone.now()
                 seq += 1
                 yield Progress(
                     number,

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from plans.models import VERSIONS_KEPT, PlanVersion
 from sessions_app.models import StudySession
+from studyplanner.db import insert_row
 
 
 def record_version(
@@ -22,21 +23,23 @@ def record_version(
     VERSIONS_KEPT. An edit that changed nothing (same plan as the newest version) adds none."""
     if folded_document_ids is None:
         folded_document_ids = session.folded_document_ids
-    folded = list(folded_document_ids)
+    version = PlanVersion(
+        session=session,
+        plan=plan,
+        source=source,
+        label=label[:300],
+        folded_document_ids=list(folded_document_ids),
+        dropped=list(dropped),
+        document_id=document_id,
+    )
+    if source != PlanVersion.Source.EDIT and not prune:
+        return insert_row(version)  # one statement: no transaction needed (a generation's)
     with transaction.atomic():
         if source == PlanVersion.Source.EDIT:
             newest = session.plan_versions.only("plan").first()
             if newest is not None and newest.plan == plan:
                 return None
-        version = PlanVersion.objects.create(
-            session=session,
-            plan=plan,
-            source=source,
-            label=label[:300],
-            folded_document_ids=folded,
-            dropped=list(dropped),
-            document_id=document_id,
-        )
+        insert_row(version)
         if prune:
             prune_versions(session)
     return version

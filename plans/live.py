@@ -404,10 +404,12 @@ def _remote_state(session_id: str, run_id: str) -> _RemoteState | None:
     if run is None:
         return None
     session = run.session
+    run.progress_in(session)  # while it runs, its progress is on the session's row
     running = run.outcome == GenerationRun.Outcome.RUNNING
     if running and not session.is_generating and "final" not in run.events:
         # Its worker died (kill -9): close the orphan, and say so to the watcher.
-        GenerationRun.objects.filter(pk=run.pk).end(GenerationRun.Outcome.FAILED, ORPHAN_MESSAGE)
+        orphan = GenerationRun.objects.filter(pk=run.pk)
+        orphan.end(GenerationRun.Outcome.FAILED, ORPHAN_MESSAGE, session.generation_journal)
     return _RemoteState(run, session.plan, session.is_generating and running)
 
 

@@ -103,14 +103,15 @@ class Grant:
         await run_db(self.refund)
 
 
-def consume(user, kind: str) -> Grant:
-    """Take one unit of today's `kind` for `user`, or raise QuotaExceeded.
+def consume(user, kind: str, limit: int | None = None) -> Grant:
+    """Take one unit of today's `kind` for `user`, or raise QuotaExceeded. `limit`: the
+    user's daily_limit, when the caller has just read it.
 
     The check and the count are one statement (an upsert whose update only happens below
     the limit), so of any number of simultaneous requests in any number of workers, exactly
     as many proceed as units were left.
     """
-    limit = daily_limit(user, kind)
+    limit = daily_limit(user, kind) if limit is None else limit
     if limit == 0:
         return Grant(user.pk, kind, None)
     now = _utc_now()

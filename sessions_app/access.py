@@ -3,6 +3,8 @@
 from django.http import Http404
 
 from sessions_app.models import StudySession
+from studyplanner.db import run_db
+from studyplanner.middleware import user_of
 
 
 def get_session_for(request, pk) -> StudySession:
@@ -13,9 +15,14 @@ def get_session_for(request, pk) -> StudySession:
         raise Http404("No such study session.") from None
 
 
+def _owned_session(request, pk) -> StudySession | None:
+    return StudySession.objects.owned_by(user_of(request)).filter(pk=pk).first()
+
+
 async def aget_session_for(request, pk) -> StudySession:
-    user = await request.auser()
-    try:
-        return await StudySession.objects.owned_by(user).aget(pk=pk)
-    except StudySession.DoesNotExist:
-        raise Http404("No such study session.") from None
+    """The same for an async view: the user (if not read yet) and the session in one
+    database block (studyplanner.db.run_db: one thread hop, the connection handed back)."""
+    session = await run_db(_owned_session, request, pk)
+    if session is None:
+        raise Http404("No such study session.")
+    return session

@@ -18,7 +18,7 @@ from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from studyplanner.db import run_db
+from studyplanner.db import run_db, update_row
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +125,11 @@ class StudySession(models.Model):
     generation_token = models.UUIDField(null=True, blank=True, editable=False)
     generation_heartbeat_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # The running generation's journal, written with each document's progress (one
+    # statement, not one per table): {"run": its id, "processed": its `document_processed`
+    # events without their plans, "usage": tokens and cost so far}. The run row gets it
+    # when the run ends (or, after a crash, when the run is closed for the dead worker).
+    generation_journal = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -207,7 +212,9 @@ class StudySession(models.Model):
     def completed_documents(self):
         return self.documents.filter(status=Document.Status.COMPLETED)
 
-    def documents_to_fold(self, with_texts: bool = False) -> tuple[list["Document"], bool]:
+    def documents_to_fold(
+        self, with_texts: bool = False, annotate: dict | None = None
+    ) -> tuple[list["Document"], bool]:
         """The completed documents a run must still fold in, and whether it starts over.
 
         A run never starts over by itself (SPEC §3: no action loses a saved plan): a
@@ -215,7 +222,8 @@ class StudySession(models.Model):
         until the learner edits them or asks for a rebuild (`start_over`). The second value
         stays for callers that still read it and is always False. `with_texts`: the
         documents to fold come with their `content_text` and `outline` (read in the same
-        SELECT; the other documents' texts are not read).
+        SELECT; the other documents' texts are not read). `annotate`: more values the caller
+        wants read in the same SELECT, on each document.
         """
         # One SELECT for all of them (the session's link too, or each would load it).
         documents = self.documents.only("id", "session", "original_name", "position", "status")
@@ -231,6 +239,8 @@ class StudySession(models.Model):
                     When(to_fold, then="outline"), default=None, output_field=models.JSONField()
                 ),
             )
+        if annotate:
+            documents = documents.annotate(**annotate)
         documents = list(documents)
         completed = [d for d in documents if d.status == Document.Status.COMPLETED]
         present = {str(d.pk) for d in documents}
@@ -285,11 +295,19 @@ class StudySession(models.Model):
 
     # --- the status machine ----------------------------------------------------------
 
-    def _fenced(self):
-        """This session's row, only while this instance still owns its generation."""
-        return StudySession.objects.filter(
-            pk=self.pk, status=self.Status.GENERATING_PLAN, generation_token=self.generation_token
-        )
+    def _update_fenced(
+        self, values: dict, returning: tuple = (), notice: tuple[str, str] | None = None
+    ) -> tuple | None:
+        """Update this session's row, only while this instance still owns its generation:
+        one statement (built once, see studyplanner.db.update_row) that returns the
+        `returning` fields and, on PostgreSQL, sends the NOTIFY `notice` (channel, payload)
+        when it commits; None when the claim is gone."""
+        where = {
+            "id": self.pk,
+            "status": self.Status.GENERATING_PLAN,
+            "generation_token": self.generation_token,
+        }
+        return update_row(StudySession, where, values, returning, **_notifying(notice))
 
     def claim_for_generation(self) -> None:
         """UPLOADING (or stale GENERATING_PLAN) → GENERATING_PLAN, atomically.
@@ -317,7 +335,7 @@ class StudySession(models.Model):
                 "cancel_requested_at": None,
                 "updated_at": now,
             },
-            ["draft_plan", "folded_document_ids", "title", "language"],
+            ["draft_plan", "folded_document_ids", "title", "language", "generation_journal"],
             # Whether a run of this session is still "running": only after a takeover.
             extra=self._RUNNING_RUN_SQL(),
             extra_params=(GenerationRun.Outcome.RUNNING,),
@@ -327,7 +345,14 @@ class StudySession(models.Model):
             raise self.refusal() or GenerationRefused(
                 "already_generating", "A study plan is already being generated for this session."
             )
-        self.draft_plan, self.folded_document_ids, self.title, self.language, taken_over = claimed
+        (
+            self.draft_plan,
+            self.folded_document_ids,
+            self.title,
+            self.language,
+            journal,
+            taken_over,
+        ) = claimed
         self.status = self.Status.GENERATING_PLAN
         self.generation_token = token
         self.generation_heartbeat_at = now
@@ -339,6 +364,7 @@ class StudySession(models.Model):
         self.generation_runs.end(
             GenerationRun.Outcome.FAILED,
             "The worker generating this plan stopped responding; the run was taken over.",
+            journal=journal,
         )
 
     @staticmethod
@@ -353,53 +379,61 @@ class StudySession(models.Model):
     def heartbeat(self) -> HeartbeatState:
         """Refresh the heartbeat; report whether the run should go on."""
         now = timezone.now()
-        updated = update_returning(
-            self._fenced(), {"generation_heartbeat_at": now}, ["cancel_requested_at"]
-        )
+        updated = self._update_fenced({"generation_heartbeat_at": now}, ("cancel_requested_at",))
         if updated is None:
             return HeartbeatState.LOST
         self.generation_heartbeat_at = now
         return HeartbeatState.CANCEL_REQUESTED if updated[0] else HeartbeatState.OWNED
 
-    def save_progress(self, plan: list, folded_document_ids: list[str]) -> bool:
-        """Store the plan after a document was folded in (and refresh the heartbeat).
+    def save_progress(
+        self,
+        plan: list,
+        folded_document_ids: list[str],
+        journal: dict | None = None,
+        notice: tuple[str, str] | None = None,
+    ) -> bool:
+        """Store the plan after a document was folded in (and refresh the heartbeat), with
+        the run's `journal` (see generation_journal) and, on PostgreSQL, the NOTIFY
+        `notice` (channel, payload) sent when it commits.
 
         Returns whether a cancel was requested meanwhile (from any process), so the run can
         stop between documents without waiting for its next heartbeat.
         """
         now = timezone.now()
-        # One statement: the write returns the cancel flag (no SELECT after it).
-        updated = update_returning(
-            self._fenced(),
-            {
-                "draft_plan": plan,
-                "folded_document_ids": folded_document_ids,
-                "generation_heartbeat_at": now,
-                "updated_at": now,
-            },
-            ["cancel_requested_at"],
-        )
+        values = {
+            "draft_plan": plan,
+            "folded_document_ids": folded_document_ids,
+            "generation_heartbeat_at": now,
+            "updated_at": now,
+        }
+        if journal is not None:
+            values["generation_journal"] = journal
+        # One statement: the write returns the cancel flag (no SELECT after it) and carries
+        # the notification (no statement of its own).
+        updated = self._update_fenced(values, ("cancel_requested_at",), notice)
         if updated is None:
             raise LostClaim()
         self.draft_plan = plan
         self.folded_document_ids = folded_document_ids
         self.generation_heartbeat_at = now
         self.updated_at = now
+        if journal is not None:
+            self.generation_journal = journal
         return updated[0] is not None
 
-    def complete_with_plan(self, plan: list) -> None:
+    def complete_with_plan(self, plan: list, notice: tuple[str, str] | None = None) -> None:
         """GENERATING_PLAN → EDITING_PLAN with the finished plan, which the caller has
-        validated (plans.schema.normalize_plan)."""
+        validated (plans.schema.normalize_plan); `notice` as in save_progress."""
         now = timezone.now()
-        updated = self._fenced().update(
-            status=self.Status.EDITING_PLAN,
-            draft_plan=plan,
-            generation_token=None,
-            generation_heartbeat_at=None,
-            cancel_requested_at=None,
-            updated_at=now,
-        )
-        if not updated:
+        values = {
+            "status": self.Status.EDITING_PLAN,
+            "draft_plan": plan,
+            "generation_token": None,
+            "generation_heartbeat_at": None,
+            "cancel_requested_at": None,
+            "updated_at": now,
+        }
+        if self._update_fenced(values, notice=notice) is None:
             raise LostClaim()
         self.status = self.Status.EDITING_PLAN
         self.draft_plan = plan
@@ -407,16 +441,15 @@ class StudySession(models.Model):
         self.generation_heartbeat_at = None
         self.cancel_requested_at = None
 
-    def release_to_uploading(self) -> bool:
+    def release_to_uploading(self, notice: tuple[str, str] | None = None) -> bool:
         """GENERATING_PLAN → UPLOADING after error, cancel or disconnect; keeps the progress.
+        `notice` as in save_progress (sent only if released).
 
         Returns False when this worker had already lost the session (nothing to release).
         """
         now = timezone.now()
-        released = self._fenced().update(
-            **_NO_GENERATION,
-            updated_at=now,
-        )
+        values = {**_NO_GENERATION, "updated_at": now}
+        released = self._update_fenced(values, notice=notice) is not None
         if released:
             self.status = self.Status.UPLOADING
             self.generation_token = None
@@ -559,6 +592,16 @@ EVENTS_CHANNEL = "studyplanner_plan_events"
 CANCEL_CHANNEL = "studyplanner_plan_cancel"
 
 
+def _notifying(notice: tuple[str, str] | None) -> dict:
+    """update_returning's arguments that make its statement also NOTIFY `notice` (channel,
+    payload) on PostgreSQL: pg_notify in the RETURNING list runs once for the one row."""
+    from django.db import connection
+
+    if notice is None or connection.vendor != "postgresql":
+        return {}
+    return {"extra": "pg_notify(%s, %s)", "extra_params": tuple(notice)}
+
+
 def notify(channel: str, payload: str) -> None:
     """PostgreSQL NOTIFY on the default connection (a no-op on other databases): how a run's
     events and cancel requests reach the other workers. `payload` stays a short pointer."""
@@ -572,7 +615,7 @@ def notify(channel: str, payload: str) -> None:
 def sweep_abandoned() -> tuple[int, int]:
     """Release sessions whose worker died (stale heartbeat) and close runs nobody owns any
     more; any process may call it (plans.live does, periodically). Returns the counts."""
-    stale = list(StudySession.objects.stale().values_list("pk", flat=True))
+    stale = dict(StudySession.objects.stale().values_list("pk", "generation_journal"))
     released = 0
     if stale:
         released = (
@@ -580,6 +623,10 @@ def sweep_abandoned() -> tuple[int, int]:
             .filter(pk__in=stale)
             .update(**_NO_GENERATION, updated_at=timezone.now())
         )
+        for journal in stale.values():  # what the dead workers' runs had done
+            if journal.get("run"):
+                runs = GenerationRun.objects.filter(pk=journal["run"]).running()
+                runs.update(**GenerationRun.from_journal(journal))
     orphans = GenerationRun.objects.running().exclude(
         session__status=StudySession.Status.GENERATING_PLAN
     )
@@ -603,9 +650,15 @@ class GenerationRunQuerySet(models.QuerySet):
     def running(self):
         return self.filter(outcome=GenerationRun.Outcome.RUNNING)
 
-    def end(self, outcome: str, error: str = "") -> int:
-        """Close the runs of this queryset that are still running; returns how many."""
-        return self.running().update(outcome=outcome, error=error, finished_at=timezone.now())
+    def end(self, outcome: str, error: str = "", journal: dict | None = None) -> int:
+        """Close the runs of this queryset that are still running; returns how many.
+
+        `journal`: the session's generation_journal, when a run is closed for a worker that
+        died — the run it names gets its documents, events and usage from it."""
+        running = self.running()
+        if journal and journal.get("run"):
+            running.filter(pk=journal["run"]).update(**GenerationRun.from_journal(journal))
+        return running.update(outcome=outcome, error=error, finished_at=timezone.now())
 
     def since(self, moment):
         return self.filter(started_at__gte=moment)
@@ -671,6 +724,43 @@ class GenerationRun(models.Model):
         if self.finished_at is None:
             return None
         return self.finished_at - self.started_at
+
+    # While it runs, a run's progress lives in its session's generation_journal (written
+    # with each document's plan); the run row gets it when the run ends.
+
+    def journal(self) -> dict:
+        """What the running run keeps on its session after each document."""
+        return {
+            "run": str(self.pk),
+            "processed": self.events.get("processed", []),
+            "usage": {
+                "model": self.model,
+                "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+                "cost": None if self.cost is None else str(self.cost),
+            },
+        }
+
+    @staticmethod
+    def from_journal(journal: dict) -> dict:
+        """The run's fields as its session's journal had them (for a run whose worker died)."""
+        processed = journal.get("processed", [])
+        usage = journal.get("usage", {})
+        fields = {"documents_processed": len(processed), "events": {"processed": processed}}
+        for name in ("prompt_tokens", "completion_tokens", "cost"):
+            fields[name] = usage.get(name)
+        if usage.get("model"):
+            fields["model"] = usage["model"]
+        return fields
+
+    def progress_in(self, session: StudySession) -> "GenerationRun":
+        """This run as its session's journal says it stands (the row itself is written only
+        when the run ends): for watchers on other workers."""
+        journal = session.generation_journal or {}
+        if self.outcome == self.Outcome.RUNNING and journal.get("run") == str(self.pk):
+            for name, value in self.from_journal(journal).items():
+                setattr(self, name, value)
+        return self
 
 
 def document_upload_to(document: "Document", filename: str) -> str:

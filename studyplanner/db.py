@@ -7,6 +7,7 @@ async code does its database work through `run_db`, which hands the connection b
 each block.
 """
 
+import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -33,3 +34,104 @@ async def run_db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
             _release_connections()
 
     return await sync_to_async(block)()
+
+
+# --- lean statements for the hot path (issue 16) -----------------------------------------
+#
+# A generation writes the same few rows the same way many times; building and compiling an
+# ORM query for each write cost more CPU than the database round trip itself. These run the
+# same SQL the ORM would, built once per shape, with the values prepared by each field (so
+# JSON, dates and UUIDs are stored exactly as the ORM stores them). Only for models no
+# signal listens to: Model.save()'s signals are not sent.
+
+
+@functools.cache
+def _update_sql(model, alias: str, columns: tuple, where: tuple, returning: tuple, extra: str):
+    quote = connections[alias].ops.quote_name
+    meta = model._meta
+    assignments = ", ".join(f"{quote(meta.get_field(name).column)} = %s" for name in columns)
+    conditions = " AND ".join(
+        f"{quote(meta.get_field(name).column)} IS NULL"
+        if is_null
+        else f"{quote(meta.get_field(name).column)} = %s"
+        for name, is_null in where
+    )
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {conditions}"
+    selected = [quote(meta.get_field(name).column) for name in returning]
+    if extra:
+        selected.append(extra)
+    if selected:
+        sql += " RETURNING " + ", ".join(selected)
+    return sql
+
+
+def update_row(
+    model,
+    where: dict,
+    values: dict,
+    returning: tuple = (),
+    extra: str = "",
+    extra_params: tuple = (),
+    using: str = "default",
+) -> tuple | None:
+    """`model.objects.filter(**where).update(**values)` for one row (equality conditions;
+    None means IS NULL) as one statement built once per shape: the `returning` fields of the
+    updated row as the model holds them (then what `extra`, one more SQL expression,
+    gives), or () when nothing is returned; None when no row matched."""
+    connection = connections[using]
+    meta = model._meta
+    fields = {name: meta.get_field(name) for name in (*values, *where)}
+    shape = tuple((name, value is None) for name, value in where.items())
+    sql = _update_sql(model, using, tuple(values), shape, tuple(returning), extra)
+    params = [fields[name].get_db_prep_save(value, connection) for name, value in values.items()]
+    params += [
+        fields[name].get_db_prep_value(value, connection)
+        for name, value in where.items()
+        if value is not None
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *extra_params])
+        if not returning and not extra:
+            return () if cursor.rowcount else None
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return (*_from_db(model, connection, returning, row), *row[len(returning) :])
+
+
+def _from_db(model, connection, names, row) -> list:
+    converted = []
+    for name, value in zip(names, row, strict=False):
+        field = model._meta.get_field(name)
+        for converter in connection.ops.get_db_converters(field.get_col(model._meta.db_table)):
+            value = converter(value, field, connection)
+        if hasattr(field, "from_db_value"):
+            value = field.from_db_value(value, None, connection)
+        converted.append(value)
+    return converted
+
+
+@functools.cache
+def _insert_sql(model, alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    fields = model._meta.local_concrete_fields
+    columns = ", ".join(quote(field.column) for field in fields)
+    marks = ", ".join("%s" for _ in fields)
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"
+
+
+def insert_row(instance, using: str = "default"):
+    """`instance.save()` of a new row whose primary key is set in Python (a UUID default),
+    as one INSERT built once per model; `auto_now_add` fields are filled in as save() does.
+    Returns the instance."""
+    connection = connections[using]
+    model = type(instance)
+    params = [
+        field.get_db_prep_save(field.pre_save(instance, True), connection)
+        for field in model._meta.local_concrete_fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(model, using), params)
+    instance._state.adding = False
+    instance._state.db = using
+    return instance

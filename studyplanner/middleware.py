@@ -127,10 +127,19 @@ class AuthenticationMiddleware(OnTheLoop, auth.AuthenticationMiddleware):
             request.auser = partial(_user_in_one_block, request)
 
 
+def user_of(request: HttpRequest) -> Any:
+    """The request's user, read now (in this thread) if not read yet: for a database block
+    that needs the user and something else (see sessions_app.access)."""
+    if not hasattr(request, "_cached_user"):
+        request._cached_user = get_user(request)
+    request._acached_user = request._cached_user
+    return request._cached_user
+
+
 async def _user_in_one_block(request: HttpRequest) -> Any:
     if not hasattr(request, "_acached_user"):
         if not hasattr(request, "_cached_user"):
-            request._cached_user = await run_db(get_user, request)
+            await run_db(user_of, request)
         request._acached_user = request._cached_user
     return request._acached_user
 

@@ -129,10 +129,13 @@ def _database(url: str) -> dict:
         # handed out, so after a PostgreSQL restart a dead one is replaced instead of
         # failing a request with a 500.
         config["CONN_HEALTH_CHECKS"] = env.bool("DB_HEALTH_CHECKS", default=True)
+        # DB_POOL_MAX_SIZE is every connection a worker opens (SPEC §13: "at most the pool's
+        # size"): one of them is plans.relay's LISTEN connection, the pool has the rest.
+        max_size = max(1, env.int("DB_POOL_MAX_SIZE", default=10) - 1)
         config["OPTIONS"] = {
             "pool": {
-                "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
-                "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+                "min_size": min(max_size, env.int("DB_POOL_MIN_SIZE", default=2)),
+                "max_size": max_size,
                 "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
             },
             **config.get("OPTIONS", {}),

@@ -82,7 +82,7 @@ class ThreeDocumentGenerationRoundTripTests(AppTestCase):
         self.assertIsNotNone(run.first_event_at)
 
 
-EXPECTED_STATEMENTS = {"sqlite": 15, "postgresql": 19}
+EXPECTED_STATEMENTS = {"sqlite": 11, "postgresql": 11}
 EXPECTED_HOPS = 5
 
 

@@ -98,6 +98,20 @@ class LocalDefaultsTests(SimpleTestCase):
         self.assertIn("pool", values["OPTIONS"])
         self.assertGreaterEqual(values["OPTIONS"]["pool"]["max_size"], 1)
 
+    def test_the_pool_leaves_one_of_db_pool_max_size_to_the_notify_listener(self):
+        for given, pool in (("8", 7), ("2", 1), ("1", 1)):
+            with self.subTest(DB_POOL_MAX_SIZE=given):
+                result = run_settings(
+                    DATABASE_URL="postgres://user@db.example.org:5432/plans",
+                    DB_POOL_MAX_SIZE=given,
+                    DB_POOL_MIN_SIZE="4",
+                )
+
+                self.assertEqual(result.returncode, 0, result.stderr)
+                options = json.loads(result.stdout)["OPTIONS"]["pool"]
+                self.assertEqual(options["max_size"], pool)
+                self.assertLessEqual(options["min_size"], pool)
+
     def test_a_heartbeat_too_slow_for_the_stale_limit_is_refused(self):
         result = run_settings(PLAN_HEARTBEAT_INTERVAL="60", PLAN_STALE_AFTER="120")
 

@@ -1,0 +1,102 @@
+"""The lean statements of the hot path (studyplanner.db.update_row / insert_row) store and
+read exactly what the ORM does, on SQLite and PostgreSQL alike."""
+
+from datetime import timedelta
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from plans.models import PlanVersion
+from sessions_app.models import GenerationRun, StudySession
+from studyplanner.db import _update_sql, insert_row, update_row
+from tests.base import AppTestCase
+
+PLAN = [{"order_index": 1, "title": "Grenzwerte – ε/δ", "subtopics": ["Einseitig", "∞"]}]
+
+
+class UpdateRowTests(AppTestCase):
+    def test_it_stores_what_the_orm_reads_back_and_returns_converted_values(self):
+        session = self.make_session()
+        moment = timezone.now() - timedelta(minutes=3)
+
+        returned = update_row(
+            StudySession,
+            {"id": session.pk, "generation_token": None},
+            {"draft_plan": PLAN, "generation_heartbeat_at": moment, "title": "Analysis"},
+            ("generation_heartbeat_at", "draft_plan", "cancel_requested_at"),
+        )
+
+        self.assertEqual(returned, (moment, PLAN, None))
+        stored = StudySession.objects.get(pk=session.pk)
+        self.assertEqual(
+            (stored.draft_plan, stored.generation_heartbeat_at, stored.title),
+            (PLAN, moment, "Analysis"),
+        )
+
+    def test_a_condition_that_does_not_hold_updates_nothing(self):
+        session = self.make_session()
+
+        missed = update_row(
+            StudySession,
+            {"id": session.pk, "status": StudySession.Status.GENERATING_PLAN},
+            {"title": "Changed"},
+        )
+        none_is_null = update_row(
+            StudySession, {"id": session.pk, "generation_token": None}, {"title": "Kept"}
+        )
+
+        self.assertIsNone(missed)
+        self.assertEqual(none_is_null, ())
+        self.assertEqual(StudySession.objects.get(pk=session.pk).title, "Kept")
+
+    def test_its_sql_is_built_once_per_shape(self):
+        session = self.make_session()
+        _update_sql.cache_clear()
+
+        for title in ("One", "Two", "Three"):
+            update_row(StudySession, {"id": session.pk}, {"title": title})
+        update_row(StudySession, {"id": session.pk, "generation_token": None}, {"title": "Four"})
+
+        info = _update_sql.cache_info()
+        self.assertEqual((info.misses, info.hits), (2, 2))
+        self.assertEqual(StudySession.objects.get(pk=session.pk).title, "Four")
+
+
+class InsertRowTests(AppTestCase):
+    def test_it_inserts_one_row_the_orm_reads_back_with_its_auto_fields(self):
+        session = self.make_session()
+        before = timezone.now()
+
+        with CaptureQueriesContext(connection) as captured:
+            version = insert_row(
+                PlanVersion(
+                    session=session,
+                    plan=PLAN,
+                    source=PlanVersion.Source.DOCUMENT,
+                    label="skript.pdf",
+                    dropped=["Anhang"],
+                )
+            )
+
+        self.assertEqual(len(captured.captured_queries), 1)
+        stored = PlanVersion.objects.get(pk=version.pk)
+        self.assertEqual(
+            (stored.plan, stored.label, stored.dropped), (PLAN, "skript.pdf", ["Anhang"])
+        )
+        self.assertGreaterEqual(stored.created_at, before)
+        self.assertEqual(stored.created_at, version.created_at)
+        self.assertFalse(version._state.adding)
+
+    def test_a_decimal_cost_given_as_a_float_is_stored_as_the_orm_would(self):
+        session = self.make_session()
+        lean = insert_row(GenerationRun(session=session, builder="openrouter"))
+        orm = GenerationRun.objects.create(session=session, builder="openrouter")
+
+        update_row(GenerationRun, {"id": lean.pk}, {"cost": 0.0012345, "prompt_tokens": 7})
+        GenerationRun.objects.filter(pk=orm.pk).update(cost=0.0012345, prompt_tokens=7)
+
+        stored = GenerationRun.objects.get(pk=lean.pk)
+        expected = GenerationRun.objects.get(pk=orm.pk)
+        self.assertEqual((stored.cost, stored.prompt_tokens), (expected.cost, 7))
+        self.assertEqual(stored.outcome, GenerationRun.Outcome.RUNNING)
