@@ -192,10 +192,11 @@ class GenerationStream:
     def _html(self, item: Numbered, run_id: str) -> str:
         name, event_id = item.event.name, f"{run_id}.{item.seq}"
         if name in HTML_PARTIALS:
-            fragment = lambda: render_html(item.event, self.session_id)  # noqa: E731
-            return _once(
-                item, ("html", run_id), lambda: encode_event(name, fragment(), id=event_id)
-            )
+
+            def final():
+                return encode_event(name, render_html(item.event, self.session_id), id=event_id)
+
+            return _once(item, ("html", run_id), final)
         base = self.shown
         if base is not None and not (name == "progress" and item.seq > base.seq):
             base = None  # a document done, or an event it can't diff from: the whole plan
