@@ -19,7 +19,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from django.conf import settings
 
@@ -51,15 +50,24 @@ ORPHAN_MESSAGE = (
 )
 
 
-class Numbered(NamedTuple):
-    """An event with its number in its run."""
+class Numbered:
+    """An event with its number in its run, and what plans.stream made of it for the wire
+    (`encoded`): made once per event and shared by every watcher of this process that sends
+    it."""
 
-    seq: int
-    event: PlanEvent
+    __slots__ = ("encoded", "event", "seq")
+
+    def __init__(self, seq: int, event: PlanEvent):
+        self.seq = seq
+        self.event = event
+        self.encoded: dict = {}
 
     @property
     def coalesce(self) -> bool:
         return self.event.coalesce
+
+    def __repr__(self) -> str:
+        return f"Numbered({self.seq}, {self.event.name})"
 
 
 def _in_order(data: dict) -> dict:

@@ -3,20 +3,24 @@
 from django.http import Http404
 
 from sessions_app.models import StudySession
-from studyplanner.db import run_db
+from studyplanner.db import get_row, run_db
 from studyplanner.middleware import user_of
 
 
 def get_session_for(request, pk) -> StudySession:
     """The request user's session `pk`; 404 for anyone else's (never reveal it exists)."""
-    try:
-        return StudySession.objects.owned_by(request.user).get(pk=pk)
-    except StudySession.DoesNotExist:
-        raise Http404("No such study session.") from None
+    session = _owned_session(request, pk)
+    if session is None:
+        raise Http404("No such study session.")
+    return session
 
 
 def _owned_session(request, pk) -> StudySession | None:
-    return StudySession.objects.owned_by(user_of(request)).filter(pk=pk).first()
+    user = user_of(request)
+    if not user.is_authenticated:
+        return None
+    # Every request of a session's pages reads it: one SELECT built once (studyplanner.db).
+    return get_row(StudySession, {"id": pk, "owner": user.pk})
 
 
 async def aget_session_for(request, pk) -> StudySession:

@@ -136,3 +136,30 @@ def insert_row(instance, using: str = "default"):
     instance._state.adding = False
     instance._state.db = using
     return instance
+
+
+@functools.cache
+def _select_sql(model, alias: str, where: tuple) -> str:
+    quote = connections[alias].ops.quote_name
+    meta = model._meta
+    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
+    conditions = " AND ".join(f"{quote(meta.get_field(name).column)} = %s" for name in where)
+    return f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {conditions}"
+
+
+def get_row(model, where: dict, using: str = "default"):
+    """`model.objects.filter(**where).first()` for a row found by equality conditions (at
+    most one row matches, e.g. a primary key among them), as one SELECT built once per
+    shape; None if no row matches."""
+    connection = connections[using]
+    meta = model._meta
+    params = [
+        meta.get_field(name).get_db_prep_value(value, connection) for name, value in where.items()
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_select_sql(model, using, tuple(where)), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    names = [field.attname for field in meta.concrete_fields]
+    return model.from_db(using, names, from_db_values(model, connection, names, row))

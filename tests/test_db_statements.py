@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from plans.models import PlanVersion
 from sessions_app.models import Document, GenerationRun, StudySession
-from studyplanner.db import _update_sql, insert_row, update_row
+from studyplanner.db import _update_sql, get_row, insert_row, update_row
 from tests.base import AppTestCase
 
 PLAN = [{"order_index": 1, "title": "Grenzwerte – ε/δ", "subtopics": ["Einseitig", "∞"]}]
@@ -129,3 +129,18 @@ class DocumentsWithTextsTests(AppTestCase):
             )
         to_fold, _ = session.documents_to_fold(with_texts=True)
         self.assertEqual([d.pk for d in to_fold], [pending.pk])
+
+
+class GetRowTests(AppTestCase):
+    def test_it_loads_the_row_as_the_orm_does_and_only_when_every_condition_holds(self):
+        session = self.make_session(draft_plan=PLAN, generation_journal={"run": "r"})
+
+        loaded = get_row(StudySession, {"id": session.pk, "owner": self.owner.pk})
+        foreign = get_row(StudySession, {"id": session.pk, "owner": self.other.pk})
+
+        expected = StudySession.objects.get(pk=session.pk)
+        for field in StudySession._meta.concrete_fields:
+            with self.subTest(field.name):
+                self.assertEqual(getattr(loaded, field.attname), getattr(expected, field.attname))
+        self.assertFalse(loaded._state.adding)
+        self.assertIsNone(foreign)
