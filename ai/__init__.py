@@ -8,9 +8,8 @@
 
 Every failure is an `AIError` that says whether trying again can help and what a learner
 may be told. `ai/client.py` holds the client and its retry policy, one attempt is made by
-`completion.py` or `stream.py` (which reads server-sent events with `event_stream.py`) over
-the shared connections of `transport.py`, and `errors.py` is a leaf that imports nothing else
-from this package.
+`completion.py` or `stream.py` over the shared connections of `transport.py`, and
+`errors.py` is a leaf that imports nothing else from this package.
 """
 
 from ai.client import AIClient, generate_text, generate_text_stream, get_client
