@@ -5,6 +5,8 @@ the plan in ~4-character pieces, as real models do. Run it by hand, not in CI:
     .venv/bin/python bench/preview.py --topics 40 --runs 5 --piece-gap 0.005
     .venv/bin/python bench/preview.py --code /tmp/old-checkout   # measure another version
     .venv/bin/python bench/preview.py --sources http --loop uvloop  # the server's event loop
+    .venv/bin/python bench/preview.py --sources wire --topics 40 --events-per-chunk 8
+    .venv/bin/python bench/preview.py --sources http --topics 40 --streams 20 --runs 1
 
 The fake provider (tests/fakes/provider.py) runs in a process of its own and streams a
 realistic plan — `--topics` topics of five subtopics, indented JSON as models write it — in
@@ -18,9 +20,18 @@ client stack, so the preview's own cost stands out of the noise):
 - client-only CPU: the same answer read through the AI client alone, with no preview at
   all; fold - client-only is what the preview costs ("preview CPU");
 - previews: steps the builder yielded, and pieces received;
+- µs per piece: client-only and fold CPU divided by the pieces received (medians);
 - relay: a topic's title received (the piece closing it) → the builder's step showing it
   ("builder"), and → pacing letting that step out ("paced": what a page sees, less the
   encoding and the network), p50/p95/max.
+
+Two more sources: "replay" (from memory in simulated time: nothing but the preview's work
+costs CPU) and "wire" (the real AI client — httpx, httpx-sse, the stream's parsing — reading
+the fake provider's exact wire bytes from memory, one loop turn per network chunk, in
+simulated time: the client's own CPU per piece without the socket's noise; with
+`--events-per-chunk N` a chunk holds N events, as bursts do). `--streams N` reads N answers at
+once (http and memory only; over HTTP: a loaded worker, where network chunks often hold
+several events); CPU is then per answer.
 
 Each size is run `--runs` times, the sizes interleaved (this machine is shared and noisy);
 medians and ranges are reported. `--code DIR` imports the app from DIR instead of this
@@ -364,6 +375,9 @@ def main() -> None:
     )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.streams > 1 and {"replay", "wire"} & set(args.sources):
+        # Their simulated clock is one for all answers: N answers would run it N times as fast.
+        parser.error("--streams is for the real-time sources (http, memory)")
     if args.serve:
         serve(args.piece_size, args.piece_gap)
         return
@@ -418,7 +432,7 @@ def main() -> None:
     )
     print(
         f"{'source':6} {'topics':>6} {'pieces':>6} {'steps':>5}  {'fold CPU':22}"
-        f" {'client-only CPU':22} {'preview CPU':22} {'fold µs/piece':14}"
+        f" {'client-only CPU':22} {'preview CPU':22} {'client µs/piece':15} {'fold µs/piece':14}"
         f" {'relay: builder':18} {'relay: paced':18}"
     )
     for (source, topics), runs in results.items():
@@ -429,7 +443,8 @@ def main() -> None:
             f"  {summary([r['builder_ms'] for r in runs]):22}"
             f" {summary([r['client_ms'] for r in runs]):22}"
             f" {summary([r['builder_ms'] - r['client_ms'] for r in runs]):22}"
-            f" {median(r['builder_ms'] * 1000 / r['pieces'] for r in runs):14.1f}"
+            f" {median(r['client_ms'] * 1000 / r['pieces'] for r in runs):15.2f}"
+            f" {median(r['builder_ms'] * 1000 / r['pieces'] for r in runs):14.2f}"
             f" {spread(relays):18} {spread(paced_relays):18}"
             f" {min(r['shown'] for r in runs) if relays else '-'}/{topics} topics seen"
         )
