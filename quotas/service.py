@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from quotas.models import Kind, QuotaOverride, QuotaUsage
-from studyplanner.db import run_db
+from studyplanner.db import get_row, run_db
 
 _SETTINGS = {Kind.PLAN: "QUOTA_AI_PLAN_RUNS_PER_DAY", Kind.QUESTION: "QUOTA_AI_QUESTIONS_PER_DAY"}
 _NOUNS = {
@@ -57,7 +57,8 @@ def _noun(kind: str, count: int) -> str:
 def daily_limit(user, kind: str) -> int:
     """The user's limit for `kind` per UTC day (0: unlimited): staff's override, else the
     site's setting."""
-    override = QuotaOverride.objects.filter(user=user).first()
+    # Read before every counted request: one SELECT built once (studyplanner.db.get_row).
+    override = get_row(QuotaOverride, {"user": user.pk})
     own = override.limit_for(kind) if override else None
     return own if own is not None else getattr(settings, _SETTINGS[Kind(kind)])
 
