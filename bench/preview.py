@@ -30,8 +30,10 @@ costs CPU) and "wire" (the real AI client — httpx, httpx-sse, the stream's par
 the fake provider's exact wire bytes from memory, one loop turn per network chunk, in
 simulated time: the client's own CPU per piece without the socket's noise; with
 `--events-per-chunk N` a chunk holds N events, as bursts do). `--streams N` reads N answers at
-once (http and memory only; over HTTP: a loaded worker, where network chunks often hold
-several events); CPU is then per answer.
+once (http, memory and floor; over HTTP: a loaded worker, where network chunks often hold
+several events); CPU is then per answer. "floor" is plain aiohttp reading the same answer over
+HTTP and parsing nothing — the event loop's and the socket's cost per network chunk, which no
+client can go below (its "pieces" are network chunks; no fold).
 
 Each size is run `--runs` times, the sizes interleaved (this machine is shared and noisy);
 medians and ranges are reported. `--code DIR` imports the app from DIR instead of this
@@ -229,6 +231,8 @@ async def measure(
     often hold several events); CPU is per answer, the relay that of the first."""
     from ai import AIClient
 
+    if source == "floor":
+        return await measure_floor(base_url, topics, streams)
     clock = _Clock() if source in ("replay", "wire") else None
     if source in ("replay", "memory"):
         client = _MemoryClient(size, gap, clock)
@@ -242,6 +246,45 @@ async def measure(
         await wire.aclose()
         return result
     return await _measure(client, clock, topics, streams)
+
+
+async def measure_floor(base_url: str, topics: int, streams: int) -> dict:
+    """The same answer over HTTP read by plain aiohttp, parsing nothing ("floor"): what the
+    event loop and the socket cost per network chunk, whatever client reads them."""
+    import aiohttp
+
+    def body(prompt: str) -> dict:
+        return {
+            "model": "bench/model",
+            "stream": True,
+            "messages": [{"role": "user", "content": prompt}],
+        }
+
+    async with aiohttp.ClientSession(headers={"Authorization": "Bearer sk-bench"}) as session:
+
+        async def read_answer(prompt: str) -> int:
+            chunks = 0
+            async with session.post(f"{base_url}/chat/completions", json=body(prompt)) as answer:
+                async for _ in answer.content.iter_any():
+                    chunks += 1
+            return chunks
+
+        await read_answer("topics=1.md")  # warm up
+        started = time.process_time()
+        chunks = (
+            await asyncio.gather(*(read_answer(f"topics={topics}.md") for _ in range(streams)))
+        )[0]
+        cpu_ms = (time.process_time() - started) / streams * 1000
+    return {
+        "topics": topics,
+        "pieces": chunks,  # network chunks here
+        "steps": 0,
+        "builder_ms": cpu_ms,  # no fold: the floor is all there is
+        "client_ms": cpu_ms,
+        "relay_ms": [],
+        "paced_relay_ms": [],
+        "shown": 0,
+    }
 
 
 async def _measure(client, clock, topics: int, streams: int) -> dict:
@@ -355,7 +398,7 @@ def main() -> None:
     parser.add_argument(
         "--sources",
         nargs="+",
-        choices=["replay", "memory", "wire", "http"],
+        choices=["replay", "memory", "wire", "http", "floor"],
         default=["replay", "http"],
     )
     parser.add_argument(
@@ -377,7 +420,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.streams > 1 and {"replay", "wire"} & set(args.sources):
         # Their simulated clock is one for all answers: N answers would run it N times as fast.
-        parser.error("--streams is for the real-time sources (http, memory)")
+        parser.error("--streams is for the real-time sources (http, memory, floor)")
     if args.serve:
         serve(args.piece_size, args.piece_gap)
         return
