@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import jiter
 import tenacity
 from httpx_sse import ServerSentEvent, aconnect_sse
 
@@ -52,35 +53,46 @@ class TextStream:
         self._config = config
         self._body = body
         self.completion: Completion | None = None
-        self._pieces = self._generate()
+        self._attempt: _StreamAttempt | None = None
+        self._ended = False
 
     def __aiter__(self) -> TextStream:
         return self
 
     async def __anext__(self) -> str:
-        return await self._pieces.__anext__()
+        # Written out rather than delegated to an async generator: one level less per piece.
+        if self._ended:
+            raise StopAsyncIteration
+        try:
+            if self._attempt is None:
+                self._attempt, piece = await self._retrying(counting_attempts(self._open_attempt))
+            else:
+                piece = await self._attempt.next_piece()
+            if piece is None:
+                self.completion = self._attempt.completion()
+        except AIOutputTruncatedError as cut:
+            self.completion = cut.completion
+            await self.aclose()
+            raise
+        except BaseException:
+            # Cancellation included: the connection must not outlive the consumer's interest.
+            await self.aclose()
+            raise
+        if piece is None:
+            await self.aclose()
+            raise StopAsyncIteration
+        return piece
 
     async def aclose(self) -> None:
-        await self._pieces.aclose()
+        self._ended = True
+        if self._attempt is not None:
+            await self._attempt.aclose()
 
     async def __aenter__(self) -> TextStream:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    async def _generate(self) -> AsyncGenerator[str, None]:
-        attempt, piece = await self._retrying(counting_attempts(self._open_attempt))
-        try:
-            while piece is not None:
-                yield piece
-                piece = await attempt.next_piece()
-            self.completion = attempt.completion()
-        except AIOutputTruncatedError as cut:
-            self.completion = cut.completion
-            raise
-        finally:
-            await attempt.aclose()
 
     async def _open_attempt(self) -> tuple[_StreamAttempt, str | None]:
         attempt = _StreamAttempt(self._config, self._body)
@@ -169,7 +181,8 @@ class _StreamAttempt:
         if not event.data.strip():
             return None
         try:
-            chunk = json.loads(event.data)
+            # jiter parses an event's JSON in a third of json.loads's time (issue 16).
+            chunk = jiter.from_json(event.data.encode())
         except ValueError as exc:
             raise AIProviderError(f"unreadable event in the stream: {event.data[:200]!r}") from exc
         if not isinstance(chunk, dict):

@@ -4,6 +4,9 @@ the plan in ~4-character pieces, as real models do. Run it by hand, not in CI:
     .venv/bin/python bench/preview.py                      # 6, 20 and 40 topics, 3 runs each
     .venv/bin/python bench/preview.py --topics 40 --runs 5 --piece-gap 0.005
     .venv/bin/python bench/preview.py --code /tmp/old-checkout   # measure another version
+    .venv/bin/python bench/preview.py --sources http --loop uvloop  # the server's event loop
+    .venv/bin/python bench/preview.py --sources wire --topics 40 --events-per-chunk 8
+    .venv/bin/python bench/preview.py --sources http --topics 40 --streams 20 --runs 1
 
 The fake provider (tests/fakes/provider.py) runs in a process of its own and streams a
 realistic plan — `--topics` topics of five subtopics, indented JSON as models write it — in
@@ -17,9 +20,20 @@ client stack, so the preview's own cost stands out of the noise):
 - client-only CPU: the same answer read through the AI client alone, with no preview at
   all; fold - client-only is what the preview costs ("preview CPU");
 - previews: steps the builder yielded, and pieces received;
+- µs per piece: client-only and fold CPU divided by the pieces received (medians);
 - relay: a topic's title received (the piece closing it) → the builder's step showing it
   ("builder"), and → pacing letting that step out ("paced": what a page sees, less the
   encoding and the network), p50/p95/max.
+
+Two more sources: "replay" (from memory in simulated time: nothing but the preview's work
+costs CPU) and "wire" (the real AI client — httpx, httpx-sse, the stream's parsing — reading
+the fake provider's exact wire bytes from memory, one loop turn per network chunk, in
+simulated time: the client's own CPU per piece without the socket's noise; with
+`--events-per-chunk N` a chunk holds N events, as bursts do). `--streams N` reads N answers at
+once (http, memory and floor; over HTTP: a loaded worker, where network chunks often hold
+several events); CPU is then per answer. "floor" is plain aiohttp reading the same answer over
+HTTP and parsing nothing — the event loop's and the socket's cost per network chunk, which no
+client can go below (its "pieces" are network chunks; no fold).
 
 Each size is run `--runs` times, the sizes interleaved (this machine is shared and noisy);
 medians and ranges are reported. `--code DIR` imports the app from DIR instead of this
@@ -29,6 +43,8 @@ measured by this same script.
 
 import argparse
 import asyncio
+import copy
+import functools
 import json
 import os
 import re
@@ -132,6 +148,47 @@ class _MemoryClient:
         )
 
 
+def _wire_body(chunks: list[bytes], clock: _Clock, step: float):
+    """An HTTP body from memory: `chunks` one loop turn apart, `step` of simulated time each."""
+    import httpx
+
+    class WireBody(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            for index, chunk in enumerate(chunks):
+                if index:
+                    clock.now += step
+                    await asyncio.sleep(0)
+                yield chunk
+
+    return WireBody()
+
+
+def wire_http_client(size: int, gap: float, clock: _Clock, events_per_chunk: int):
+    """An httpx client whose transport answers from memory with the fake provider's exact
+    wire bytes (tests/fakes/provider.py), `events_per_chunk` server-sent events per network
+    chunk: the whole AI client stack runs, without a socket or the event loop's network
+    wake-ups, so its own CPU stands out of the noise."""
+    import httpx
+
+    from tests.fakes.provider import Reply
+
+    @functools.cache
+    def wire_bytes(topics: int) -> list[bytes]:
+        return Reply.stream(plan_answer(topics), chunk_size=size, keepalive=0).parts
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        prompt = json.loads(request.content)["messages"][-1]["content"]
+        parts = wire_bytes(int(re.search(r"topics=(\d+)", prompt)[1]))
+        k = events_per_chunk
+        chunks = [b"".join(parts[at : at + k]) for at in range(0, len(parts), k)]
+        body = _wire_body(chunks, clock, gap * k)
+        return httpx.Response(200, headers={"Content-Type": "text/event-stream"}, stream=body)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(respond))
+    client.wire_bytes = wire_bytes  # made before the measurement, not during it
+    return client
+
+
 class _Recorded:
     """The AI client's stream, recording when each piece arrived (and the answer's length
     after it), so the relay delay can be computed."""
@@ -156,21 +213,87 @@ class _Recorded:
         return self._stream.completion
 
 
-async def measure(source: str, base_url: str, topics: int, size: int, gap: float) -> dict:
+async def measure(
+    source: str,
+    base_url: str,
+    topics: int,
+    size: int,
+    gap: float,
+    streams: int = 1,
+    events_per_chunk: int = 1,
+) -> dict:
     """One answer of `topics` topics: over HTTP from the fake provider ("http"), from memory
     at the same pace ("memory"), or from memory in simulated time ("replay": the builder's
-    clock advances `gap` per piece, so nothing but the work itself costs CPU; no relay)."""
-    from ai import AIClient, close_clients
+    clock advances `gap` per piece, so nothing but the work itself costs CPU; no relay), or
+    with the real AI client reading the provider's wire bytes from memory ("wire": the
+    client's own CPU, in simulated time as for replay).
+    With `streams` > 1, that many answers at once (a loaded worker: network chunks then
+    often hold several events); CPU is per answer, the relay that of the first."""
+    from ai import AIClient
+
+    if source == "floor":
+        return await measure_floor(base_url, topics, streams)
+    clock = _Clock() if source in ("replay", "wire") else None
+    if source in ("replay", "memory"):
+        client = _MemoryClient(size, gap, clock)
+    else:
+        client = AIClient(base_url=base_url, api_key="sk-bench", read_timeout=60, max_retries=1)
+    if source == "wire":
+        wire = wire_http_client(size, gap, clock, events_per_chunk)
+        wire.wire_bytes(topics)
+        with mock.patch("ai.stream.shared_http_client", lambda: wire):
+            result = await _measure(client, clock, topics, streams)
+        await wire.aclose()
+        return result
+    return await _measure(client, clock, topics, streams)
+
+
+async def measure_floor(base_url: str, topics: int, streams: int) -> dict:
+    """The same answer over HTTP read by plain aiohttp, parsing nothing ("floor"): what the
+    event loop and the socket cost per network chunk, whatever client reads them."""
+    import aiohttp
+
+    def body(prompt: str) -> dict:
+        return {
+            "model": "bench/model",
+            "stream": True,
+            "messages": [{"role": "user", "content": prompt}],
+        }
+
+    async with aiohttp.ClientSession(headers={"Authorization": "Bearer sk-bench"}) as session:
+
+        async def read_answer(prompt: str) -> int:
+            chunks = 0
+            async with session.post(f"{base_url}/chat/completions", json=body(prompt)) as answer:
+                async for _ in answer.content.iter_any():
+                    chunks += 1
+            return chunks
+
+        await read_answer("topics=1.md")  # warm up
+        started = time.process_time()
+        chunks = (
+            await asyncio.gather(*(read_answer(f"topics={topics}.md") for _ in range(streams)))
+        )[0]
+        cpu_ms = (time.process_time() - started) / streams * 1000
+    return {
+        "topics": topics,
+        "pieces": chunks,  # network chunks here
+        "steps": 0,
+        "builder_ms": cpu_ms,  # no fold: the floor is all there is
+        "client_ms": cpu_ms,
+        "relay_ms": [],
+        "paced_relay_ms": [],
+        "shown": 0,
+    }
+
+
+async def _measure(client, clock, topics: int, streams: int) -> dict:
+    from ai import close_clients
     from plans.builders import openrouter
     from plans.builders.base import SourceDocument
     from plans.builders.openrouter import OpenRouterBuilder
     from studyplanner.sse import paced
 
-    clock = _Clock() if source == "replay" else None
-    if source != "http":
-        client = _MemoryClient(size, gap, clock)
-    else:
-        client = AIClient(base_url=base_url, api_key="sk-bench", read_timeout=60, max_retries=1)
     document = SourceDocument(f"topics={topics}.md", f"topics={topics}")
 
     # The client alone: what reading the answer costs without any preview.
@@ -178,18 +301,31 @@ async def measure(source: str, base_url: str, topics: int, size: int, gap: float
     async for _ in stream:
         pass
     await stream.aclose()
-    started = time.process_time()
-    stream = client.stream("system", f"topics={topics}.md", model="bench/model")
-    pieces = 0
-    async for _ in stream:
-        pieces += 1
-    await stream.aclose()
-    client_cpu = time.process_time() - started
 
-    builder = OpenRouterBuilder(client=client, model="bench/model")
+    async def read_answer() -> int:
+        stream = client.stream("system", f"topics={topics}.md", model="bench/model")
+        pieces = 0
+        async for _ in stream:
+            pieces += 1
+        await stream.aclose()
+        return pieces
+
+    started = time.process_time()
+    pieces = (await asyncio.gather(*(read_answer() for _ in range(streams))))[0]
+    client_cpu = (time.process_time() - started) / streams
+
+    async def fold_unobserved() -> None:
+        others = OpenRouterBuilder(client=client, model="bench/model")
+        async for _ in paced(
+            (_Coalescing(step) async for step in others.fold([], document, language="en")),
+            ping_interval=60,
+        ):
+            pass
+
+    recorded = copy.copy(client)
+    builder = OpenRouterBuilder(client=recorded, model="bench/model")
     arrivals: list[tuple[int, float]] = []
-    real_stream = client.stream
-    client.stream = lambda *a, **k: _Recorded(real_stream(*a, **k), arrivals)
+    recorded.stream = lambda *a, **k: _Recorded(client.stream(*a, **k), arrivals)
     shown_at: dict[str, float] = {}  # when the builder yielded a step showing a topic
     sent_at: dict[str, float] = {}  # when pacing (0.1 s, as for the page) let it go out
     steps = 0
@@ -211,11 +347,15 @@ async def measure(source: str, base_url: str, topics: int, size: int, gap: float
                 pass
         shown_at.clear()
     else:
-        async for item in paced(folded(), ping_interval=60):
-            now = time.monotonic()
-            for topic in item.step.plan if not item.step.final else ():
-                sent_at.setdefault(topic["title"], now)
-    builder_cpu = time.process_time() - started
+
+        async def fold_observed() -> None:
+            async for item in paced(folded(), ping_interval=60):
+                now = time.monotonic()
+                for topic in item.step.plan if not item.step.final else ():
+                    sent_at.setdefault(topic["title"], now)
+
+        await asyncio.gather(fold_observed(), *(fold_unobserved() for _ in range(streams - 1)))
+    builder_cpu = (time.process_time() - started) / streams
     await close_clients()
 
     answer = plan_answer(topics)
@@ -256,13 +396,31 @@ def main() -> None:
     parser.add_argument("--topics", type=int, nargs="+", default=[6, 20, 40])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
-        "--sources", nargs="+", choices=["replay", "memory", "http"], default=["replay", "http"]
+        "--sources",
+        nargs="+",
+        choices=["replay", "memory", "wire", "http", "floor"],
+        default=["replay", "http"],
+    )
+    parser.add_argument(
+        "--events-per-chunk", type=int, default=1, help="wire: server-sent events per chunk"
     )
     parser.add_argument("--piece-size", type=int, default=4)
     parser.add_argument("--piece-gap", type=float, default=0.002)
+    parser.add_argument(
+        "--streams", type=int, default=1, help="answers at once (http: a loaded worker)"
+    )
     parser.add_argument("--code", type=Path, default=ROOT, help="import the app from here")
+    parser.add_argument(
+        "--loop",
+        choices=["asyncio", "uvloop"],
+        default="asyncio",
+        help="the event loop (uvicorn, hence the server, uses uvloop when it is installed)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.streams > 1 and {"replay", "wire"} & set(args.sources):
+        # Their simulated clock is one for all answers: N answers would run it N times as fast.
+        parser.error("--streams is for the real-time sources (http, memory, floor)")
     if args.serve:
         serve(args.piece_size, args.piece_gap)
         return
@@ -285,11 +443,24 @@ def main() -> None:
     try:
         base_url = server.stdout.readline().strip()
         results = {(s, n): [] for s in args.sources for n in args.topics}
+        run = asyncio.run
+        if args.loop == "uvloop":
+            import uvloop
+
+            run = uvloop.run
         for _ in range(args.runs):
             for source in args.sources:
                 for topics in args.topics:  # interleaved: every case in every round
-                    result = asyncio.run(
-                        measure(source, base_url, topics, args.piece_size, args.piece_gap)
+                    result = run(
+                        measure(
+                            source,
+                            base_url,
+                            topics,
+                            args.piece_size,
+                            args.piece_gap,
+                            args.streams,
+                            args.events_per_chunk,
+                        )
                     )
                     results[source, topics].append(result)
     finally:
@@ -297,13 +468,15 @@ def main() -> None:
         server.wait(10)
 
     print(
-        f"code: {args.code.resolve()}; pieces of {args.piece_size} characters "
+        f"code: {args.code.resolve()}; {args.loop} loop; {args.streams} answer(s) at once; "
+        f"pieces of {args.piece_size} characters "
         f"{args.piece_gap * 1000:g} ms apart; {args.runs} runs; CPU in ms, median (range); "
         "relay in ms p50/p95/max over all runs"
     )
     print(
         f"{'source':6} {'topics':>6} {'pieces':>6} {'steps':>5}  {'fold CPU':22}"
-        f" {'client-only CPU':22} {'preview CPU':22} {'relay: builder':18} {'relay: paced':18}"
+        f" {'client-only CPU':22} {'preview CPU':22} {'client µs/piece':15} {'fold µs/piece':14}"
+        f" {'relay: builder':18} {'relay: paced':18}"
     )
     for (source, topics), runs in results.items():
         relays = [r for run in runs for r in run["relay_ms"]]
@@ -313,6 +486,8 @@ def main() -> None:
             f"  {summary([r['builder_ms'] for r in runs]):22}"
             f" {summary([r['client_ms'] for r in runs]):22}"
             f" {summary([r['builder_ms'] - r['client_ms'] for r in runs]):22}"
+            f" {median(r['client_ms'] * 1000 / r['pieces'] for r in runs):15.2f}"
+            f" {median(r['builder_ms'] * 1000 / r['pieces'] for r in runs):14.2f}"
             f" {spread(relays):18} {spread(paced_relays):18}"
             f" {min(r['shown'] for r in runs) if relays else '-'}/{topics} topics seen"
         )

@@ -25,7 +25,7 @@ from ai import (
     AITimeoutError,
     AITruncatedError,
 )
-from tests.fakes import FAKE_API_KEY, FakeProviderMixin, Reply
+from tests.fakes import FAKE_API_KEY, FakeProviderMixin, Reply, completion_chunk
 
 # status, error class, retryable
 STATUS_ERRORS = [
@@ -305,6 +305,25 @@ class StreamFaultTests(FaultTestCase):
         self.assertEqual(error.code, 502)
         self.assertTrue(error.retryable)
         self.assertIn("Died", str(error))
+
+    async def test_content_before_an_error_in_the_same_network_chunk_is_handed_out_first(self):
+        # A burst: the pieces and the error event arrive in one HTTP chunk.
+        error = {"code": 502, "message": "Provider returned error"}
+        events = [
+            completion_chunk("Shown"),
+            completion_chunk(" too"),
+            completion_chunk("", finish_reason="error", error=error),
+        ]
+        reply = Reply.sse(events, split_bytes=[10**9])
+        self.assertEqual(len(reply.parts), 1)
+        self.provider.enqueue(reply)
+
+        pieces, error = await self.stream_until_error()
+
+        self.assertEqual(pieces, ["Shown", " too"])
+        self.assertIs(type(error), AIStreamError)
+        self.assertEqual(error.code, 502)
+        self.assertEqual(len(self.provider.requests), 1)  # content was shown: not retried
 
     async def test_an_error_chunk_with_a_string_code_ends_the_stream(self):
         self.provider.enqueue(Reply.mid_stream_error("Partial", code="server_error"))
