@@ -351,9 +351,10 @@ LOGGING = {
 # Issue 16: the worker's garbage collector. GC_FREEZE moves everything alive after start-up
 # (Django, the URL conf, templates' code) out of the collector's sight, so full collections
 # don't walk it again; GC_GEN0_THRESHOLD (0: Python's default, 700) sets how many new
-# objects trigger a young collection. See README "Benchmark" for the measured effect.
-GC_FREEZE = env.bool("GC_FREEZE", default=False)
-GC_GEN0_THRESHOLD = env.int("GC_GEN0_THRESHOLD", default=0)
+# objects trigger a young collection. On by default: better p95/lone and CPU in 6 of 7
+# paired benchmark rounds (README "Performance (issue 16)").
+GC_FREEZE = env.bool("GC_FREEZE", default=True)
+GC_GEN0_THRESHOLD = env.int("GC_GEN0_THRESHOLD", default=5000)
 
 # `python manage.py test` applies the same test-wide settings as pytest (tests/conftest.py).
 TEST_RUNNER = "tests.runner.TestRunner"

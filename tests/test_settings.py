@@ -123,3 +123,53 @@ class LocalDefaultsTests(SimpleTestCase):
 
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("PLAN_BUILDER must be auto, openrouter or offline", result.stderr)
+
+
+GC_AFTER_STARTUP = """
+import asyncio, gc, json
+from studyplanner.asgi import application
+
+async def startup():
+    sent, messages = [], [{"type": "lifespan.startup"}]
+    async def receive():
+        return messages.pop(0) if messages else await asyncio.Event().wait()
+    async def send(message):
+        sent.append(message["type"])
+        raise SystemExit  # startup is complete: stop the lifespan loop here
+    try:
+        await application({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+    except SystemExit:
+        pass
+    return sent
+
+sent = asyncio.run(startup())
+print(json.dumps({"sent": sent, "gen0": gc.get_threshold()[0], "frozen": gc.get_freeze_count()}))
+"""
+
+
+class GarbageCollectorTests(SimpleTestCase):
+    def gc_after_startup(self, **env_vars) -> dict:
+        env = {**os.environ, "ENV_FILE": os.devnull, **env_vars}
+        env["DJANGO_SETTINGS_MODULE"] = "studyplanner.settings"
+        result = subprocess.run(
+            [sys.executable, "-c", GC_AFTER_STARTUP],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def test_by_default_a_worker_freezes_its_start_up_and_spaces_young_collections(self):
+        tuned = self.gc_after_startup()
+
+        self.assertEqual(tuned["sent"], ["lifespan.startup.complete"])
+        self.assertEqual(tuned["gen0"], 5000)
+        self.assertGreater(tuned["frozen"], 10_000)  # Django, the URL conf, the apps
+
+    def test_both_can_be_switched_off(self):
+        untouched = self.gc_after_startup(GC_FREEZE="false", GC_GEN0_THRESHOLD="0")
+
+        self.assertEqual(untouched["gen0"], 700)
+        self.assertEqual(untouched["frozen"], 0)
