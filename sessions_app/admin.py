@@ -220,7 +220,7 @@ class GenerationRunAdmin(admin.ModelAdmin):
         "outcome",
         "started_at",
         "duration",
-        "documents_processed",
+        "documents_done",
         "builder",
         "model",
         "tokens",
@@ -235,11 +235,22 @@ class GenerationRunAdmin(admin.ModelAdmin):
         # Short enough that the list fits a 1440 px screen; the full text is on the run's page.
         return obj.error if len(obj.error) <= 60 else obj.error[:59] + "…"
 
+    @admin.display(description="documents processed", ordering="documents_processed")
+    def documents_done(self, obj):
+        return obj.progress_in(obj.session).documents_processed
+
     @admin.display(description="tokens (in/out)")
     def tokens(self, obj):
+        obj.progress_in(obj.session)
         if obj.prompt_tokens is None and obj.completion_tokens is None:
             return "—"
         return f"{obj.prompt_tokens or 0} / {obj.completion_tokens or 0}"
+
+    def get_object(self, request, object_id, from_field=None):
+        # A running run's row is written at its end: until then its progress is on its
+        # session's journal (GenerationRun.progress_in).
+        run = super().get_object(request, object_id, from_field)
+        return run.progress_in(run.session) if run is not None else None
 
     def has_add_permission(self, request):
         return False

@@ -158,3 +158,20 @@ class GenerationRunAdminTests(AppTestCase):
         self.assertContains(listing, "120")
         self.assertEqual(change.status_code, 403)
         self.assertEqual(self.client.get("/admin/sessions_app/generationrun/add/").status_code, 403)
+
+    def test_a_running_run_shows_what_its_session_journal_says_it_has_done(self):
+        session = self.make_session(title="Running")
+        run = GenerationRun.objects.create(session=session, builder="openrouter", model="m")
+        processed = [{"seq": 3, "doc": 1, "document": "a.md"}, {"seq": 5, "doc": 2}]
+        usage = {"prompt_tokens": 987, "completion_tokens": 65, "cost": None, "model": "m"}
+        StudySession.objects.filter(pk=session.pk).update(
+            generation_journal={"run": str(run.pk), "processed": processed, "usage": usage}
+        )
+        self.client.force_login(self.staff)
+
+        listing = self.client.get("/admin/sessions_app/generationrun/")
+        page = self.client.get(f"/admin/sessions_app/generationrun/{run.pk}/change/")
+
+        self.assertContains(listing, "987 / 65")
+        self.assertContains(listing, '<td class="field-documents_done">2</td>', html=True)
+        self.assertContains(page, "987")
