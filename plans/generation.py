@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from ai import AIError
 from plans.builders.base import PlanBuilder, PlanGenerationError, SourceDocument, Usage
-from plans.history import prune_versions, record_version
+from plans.history import new_version, prune_versions
 from plans.models import PlanVersion
 from plans.schema import Plan, normalize_plan
 from quotas.service import Grant
@@ -335,17 +335,18 @@ def _save_document_folded(session, run, plan, folded, usage, seq, event, documen
     if run.first_event_at is None:
         run.first_event_at = timezone.now()
     notice = (EVENTS_CHANNEL, _event_pointer(run, seq, event.name))
-    cancel_requested = session.save_progress(plan, folded, run.journal(), notice)
-    record_version(
+    version = new_version(  # pruned once, when the run ends (_finish_writes)
         session,
         plan,
         PlanVersion.Source.DOCUMENT,
         label=document.original_name,
+        folded_document_ids=folded,
         dropped=event.dropped,
         document_id=document.pk,
-        prune=False,  # once, when the run ends (_finish_writes)
     )
-    return cancel_requested
+    # One statement on PostgreSQL (two elsewhere): the plan, the journal, the NOTIFY and
+    # the version, the version only if the claim still holds.
+    return session.save_progress(plan, folded, run.journal(), notice, also_insert=version)
 
 
 def _finish_blocks(session: StudySession, run, outcome, usage: Usage, error, plan, seq, event):

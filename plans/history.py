@@ -25,17 +25,17 @@ def record_version(
     VERSIONS_KEPT. An edit that changed nothing (same plan as the newest version) adds none."""
     if folded_document_ids is None:
         folded_document_ids = session.folded_document_ids
-    version = PlanVersion(
-        session=session,
-        plan=plan,
-        source=source,
-        label=label[:300],
-        folded_document_ids=list(folded_document_ids),
-        dropped=list(dropped),
+    version = new_version(
+        session,
+        plan,
+        source,
+        label=label,
+        folded_document_ids=folded_document_ids,
+        dropped=dropped,
         document_id=document_id,
     )
     if source != PlanVersion.Source.EDIT and not prune:
-        return insert_row(version)  # one statement: no transaction needed (a generation's)
+        return insert_row(version)  # one statement: no transaction needed
     with transaction.atomic():
         if source == PlanVersion.Source.EDIT:
             newest = session.plan_versions.only("plan").first()
@@ -45,6 +45,29 @@ def record_version(
         if prune:
             prune_versions(session)
     return version
+
+
+def new_version(
+    session: StudySession,
+    plan: list,
+    source: str,
+    *,
+    label: str = "",
+    folded_document_ids: list[str],
+    dropped: list[str] | tuple[str, ...] = (),
+    document_id=None,
+) -> PlanVersion:
+    """A version of `plan`, not saved yet (record_version saves one; a generation saves its
+    own with the session's progress, StudySession.save_progress)."""
+    return PlanVersion(
+        session=session,
+        plan=plan,
+        source=source,
+        label=label[:300],
+        folded_document_ids=list(folded_document_ids),
+        dropped=list(dropped),
+        document_id=document_id,
+    )
 
 
 def prune_versions(session: StudySession) -> None:

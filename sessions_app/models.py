@@ -271,7 +271,11 @@ class StudySession(models.Model):
     # --- the status machine ----------------------------------------------------------
 
     def _update_fenced(
-        self, values: dict, returning: tuple = (), notice: tuple[str, str] | None = None
+        self,
+        values: dict,
+        returning: tuple = (),
+        notice: tuple[str, str] | None = None,
+        then_insert: models.Model | None = None,
     ) -> tuple | None:
         """Update this session's row, only while this instance still owns its generation:
         one statement (built once, see studyplanner.db.update_row) that returns the
@@ -282,7 +286,9 @@ class StudySession(models.Model):
             "status": self.Status.GENERATING_PLAN,
             "generation_token": self.generation_token,
         }
-        return update_row(StudySession, where, values, returning, **_notifying(notice))
+        return update_row(
+            StudySession, where, values, returning, then_insert=then_insert, **_notifying(notice)
+        )
 
     def claim_for_generation(self) -> None:
         """UPLOADING (or stale GENERATING_PLAN) → GENERATING_PLAN, atomically.
@@ -357,10 +363,13 @@ class StudySession(models.Model):
         folded_document_ids: list[str],
         journal: dict | None = None,
         notice: tuple[str, str] | None = None,
+        also_insert: models.Model | None = None,
     ) -> bool:
         """Store the plan after a document was folded in (and refresh the heartbeat), with
         the run's `journal` (see generation_journal) and, on PostgreSQL, the NOTIFY
-        `notice` (channel, payload) sent when it commits.
+        `notice` (channel, payload) sent when it commits. `also_insert`: a new row saved
+        with it, only if the claim still holds (the plan's version; on PostgreSQL in the
+        same statement, see studyplanner.db.update_row).
 
         Returns whether a cancel was requested meanwhile (from any process), so the run can
         stop between documents without waiting for its next heartbeat.
@@ -376,7 +385,7 @@ class StudySession(models.Model):
             values["generation_journal"] = journal
         # One statement: the write returns the cancel flag (no SELECT after it) and carries
         # the notification (no statement of its own).
-        updated = self._update_fenced(values, ("cancel_requested_at",), notice)
+        updated = self._update_fenced(values, ("cancel_requested_at",), notice, also_insert)
         if updated is None:
             raise LostClaim()
         self.draft_plan = plan

@@ -72,12 +72,18 @@ def update_row(
     returning: tuple = (),
     extra: str = "",
     extra_params: tuple = (),
+    then_insert=None,
     using: str = "default",
 ) -> tuple | None:
     """`model.objects.filter(**where).update(**values)` for one row (equality conditions;
     None means IS NULL) as one statement built once per shape: the `returning` fields of the
     updated row as the model holds them (then what `extra`, one more SQL expression,
-    gives), or () when nothing is returned; None when no row matched."""
+    gives), or () when nothing is returned; None when no row matched.
+
+    `then_insert`: a new model instance (see insert_row) saved only if the row was updated.
+    On PostgreSQL that is the same statement (`WITH updated AS (UPDATE … RETURNING …)
+    INSERT … SELECT … FROM updated`: both or neither); elsewhere a second one. It needs
+    `returning`."""
     connection = connections[using]
     meta = model._meta
     fields = {name: meta.get_field(name) for name in (*values, *where)}
@@ -89,13 +95,25 @@ def update_row(
         for name, value in where.items()
         if value is not None
     ]
+    params += extra_params
+    together = then_insert is not None and connection.vendor == "postgresql"
+    if then_insert is not None and not returning:
+        raise ValueError("then_insert needs a RETURNING column")
+    if together:
+        insert_sql, insert_params = _insert_statement(then_insert, connection, "updated")
+        sql = f"WITH updated AS ({sql}), inserted AS ({insert_sql}) SELECT * FROM updated"
+        params += insert_params
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *extra_params])
+        cursor.execute(sql, params)
         if not returning and not extra:
             return () if cursor.rowcount else None
         row = cursor.fetchone()
     if row is None:
         return None
+    if then_insert is not None and not together:
+        insert_row(then_insert, using)
+    elif together:
+        _saved(then_insert, using)
     return (*from_db_values(model, connection, returning, row), *row[len(returning) :])
 
 
@@ -113,12 +131,29 @@ def from_db_values(model, connection, names, row) -> list:
 
 
 @functools.cache
-def _insert_sql(model, alias: str) -> str:
+def _insert_sql(model, alias: str, select_from: str = "") -> str:
     quote = connections[alias].ops.quote_name
     fields = model._meta.local_concrete_fields
     columns = ", ".join(quote(field.column) for field in fields)
     marks = ", ".join("%s" for _ in fields)
-    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"
+    values = f"SELECT {marks} FROM {select_from}" if select_from else f"VALUES ({marks})"
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {values}"
+
+
+def _insert_statement(instance, connection, select_from: str = "") -> tuple[str, list]:
+    """The INSERT of a new `instance` (VALUES, or one row per row of `select_from`) and its
+    parameters, prepared by each field; `auto_now_add` fields are filled in as save() does."""
+    params = [
+        field.get_db_prep_save(field.pre_save(instance, True), connection)
+        for field in type(instance)._meta.local_concrete_fields
+    ]
+    return _insert_sql(type(instance), connection.alias, select_from), params
+
+
+def _saved(instance, using: str):
+    instance._state.adding = False
+    instance._state.db = using
+    return instance
 
 
 def insert_row(instance, using: str = "default"):
@@ -126,16 +161,10 @@ def insert_row(instance, using: str = "default"):
     as one INSERT built once per model; `auto_now_add` fields are filled in as save() does.
     Returns the instance."""
     connection = connections[using]
-    model = type(instance)
-    params = [
-        field.get_db_prep_save(field.pre_save(instance, True), connection)
-        for field in model._meta.local_concrete_fields
-    ]
+    sql, params = _insert_statement(instance, connection)
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(model, using), params)
-    instance._state.adding = False
-    instance._state.db = using
-    return instance
+        cursor.execute(sql, params)
+    return _saved(instance, using)
 
 
 @functools.cache

@@ -144,3 +144,47 @@ class GetRowTests(AppTestCase):
                 self.assertEqual(getattr(loaded, field.attname), getattr(expected, field.attname))
         self.assertFalse(loaded._state.adding)
         self.assertIsNone(foreign)
+
+
+class UpdateThenInsertTests(AppTestCase):
+    """StudySession.save_progress saves the plan's version with the plan: one statement on
+    PostgreSQL, two elsewhere; never the version without the plan."""
+
+    def version(self, session) -> PlanVersion:
+        return PlanVersion(session=session, plan=PLAN, source=PlanVersion.Source.DOCUMENT)
+
+    def test_the_row_is_inserted_with_the_update_in_one_statement_on_postgresql(self):
+        session = self.make_session()
+        version = self.version(session)
+
+        with CaptureQueriesContext(connection) as captured:
+            returned = update_row(
+                StudySession,
+                {"id": session.pk},
+                {"draft_plan": PLAN},
+                ("cancel_requested_at",),
+                then_insert=version,
+            )
+
+        expected = 1 if connection.vendor == "postgresql" else 2
+        self.assertEqual(len(captured.captured_queries), expected)
+        self.assertEqual(returned, (None,))
+        self.assertEqual(StudySession.objects.get(pk=session.pk).draft_plan, PLAN)
+        stored = PlanVersion.objects.get(pk=version.pk)
+        self.assertEqual((stored.plan, stored.session_id), (PLAN, session.pk))
+        self.assertFalse(version._state.adding)
+
+    def test_nothing_is_inserted_when_no_row_was_updated(self):
+        session = self.make_session()
+
+        returned = update_row(
+            StudySession,
+            {"id": session.pk, "status": StudySession.Status.GENERATING_PLAN},
+            {"draft_plan": PLAN},
+            ("cancel_requested_at",),
+            then_insert=self.version(session),
+        )
+
+        self.assertIsNone(returned)
+        self.assertFalse(PlanVersion.objects.filter(session=session).exists())
+        self.assertEqual(StudySession.objects.get(pk=session.pk).draft_plan, [])

@@ -82,7 +82,7 @@ class ThreeDocumentGenerationRoundTripTests(AppTestCase):
         self.assertIsNotNone(run.first_event_at)
 
 
-EXPECTED_STATEMENTS = {"sqlite": 12, "postgresql": 12}
+EXPECTED_STATEMENTS = {"sqlite": 12, "postgresql": 9}
 EXPECTED_HOPS = 5
 
 
