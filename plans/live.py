@@ -148,6 +148,10 @@ class LiveRun:
             async with aclosing(events):
                 async for event in events:
                     self._publish(event)
+                    # Let the watchers send it before the generator goes on: what follows
+                    # an event may be seconds of the builder's own work on the loop (reading
+                    # a long document into its prompt), which would hold the event back.
+                    await asyncio.sleep(0)
         except GenerationRefused as refused:
             self.claimed.set_exception(refused)
         except Exception as error:
