@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 from pathlib import Path
 
 
@@ -31,6 +32,17 @@ def missing_reason() -> str | None:
     if os.geteuid() == 0 and shutil.which("runuser") is None:
         return "running as root needs runuser to start PostgreSQL as the postgres user"
     return None
+
+
+def require() -> None:
+    """Skip the calling test (class) with the reason when no private cluster can run here;
+    under CI=true that is a failure, as the module says."""
+    reason = missing_reason()
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        raise AssertionError(f"CI must be able to run a private PostgreSQL cluster: {reason}")
+    raise unittest.SkipTest(reason)
 
 
 def _free_port() -> int:
