@@ -326,14 +326,10 @@ def _save_document_folded(session, run, plan, folded, usage, seq, event, documen
     cancel was requested meanwhile."""
     # The run row is written when the run ends: meanwhile its progress rides on the
     # session's own write (its journal), which also carries the NOTIFY for other workers.
-    run.documents_processed += 1
-    run.events = {
-        **run.events,
-        "processed": [*run.events.get("processed", []), _journal_entry(seq, event)],
-    }
-    _record_usage(run, usage)
-    if run.first_event_at is None:
-        run.first_event_at = timezone.now()
+    # The run in memory changes only once that write went through (it may be retried).
+    _record_usage(run, usage)  # the builder's totals so far
+    processed = [*run.events.get("processed", []), _journal_entry(seq, event)]
+    journal = {**run.journal(), "processed": processed}
     notice = (EVENTS_CHANNEL, _event_pointer(run, seq, event.name))
     version = new_version(  # pruned once, when the run ends (_finish_writes)
         session,
@@ -346,7 +342,12 @@ def _save_document_folded(session, run, plan, folded, usage, seq, event, documen
     )
     # One statement on PostgreSQL (two elsewhere): the plan, the journal, the NOTIFY and
     # the version, the version only if the claim still holds.
-    return session.save_progress(plan, folded, run.journal(), notice, also_insert=version)
+    cancel_requested = session.save_progress(plan, folded, journal, notice, also_insert=version)
+    run.documents_processed += 1
+    run.events = {**run.events, "processed": processed}
+    if run.first_event_at is None:
+        run.first_event_at = timezone.now()
+    return cancel_requested
 
 
 def _finish_blocks(session: StudySession, run, outcome, usage: Usage, error, plan, seq, event):

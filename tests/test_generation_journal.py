@@ -9,7 +9,7 @@ from django.utils import timezone
 from plans.builders.base import Usage
 from plans.generation import DocumentProcessed, _save_document_folded, _start_run
 from plans.live import _remote_state
-from sessions_app.models import GenerationRun, StudySession, sweep_abandoned
+from sessions_app.models import GenerationRun, LostClaim, StudySession, sweep_abandoned
 from tests.base import AppTestCase
 
 
@@ -87,3 +87,23 @@ class DeadWorkerRunTests(AppTestCase):
 
         self.assertEqual(state.run.documents_processed, 0)
         self.assertEqual(state.catch_up(1, with_plan=False), [])
+
+
+class LostWriteTests(AppTestCase):
+    def test_a_document_whose_save_did_not_go_through_is_not_counted_on_the_run(self):
+        session = self.make_session()
+        document = self.make_document(session)
+        session.claim_for_generation()
+        _, _, _, _, run = _start_run(session, _Builder())
+        StudySession.objects.filter(pk=session.pk).update(generation_token=None)  # taken
+        plan = [{"order_index": 1, "title": "Limits", "subtopics": []}]
+        event = DocumentProcessed(1, 1, plan, 100, "done", document.original_name)
+
+        with self.assertRaises(LostClaim):
+            _save_document_folded(
+                session, run, plan, [str(document.pk)], Usage(), 3, event, document
+            )
+
+        self.assertEqual((run.documents_processed, run.events.get("processed", [])), (0, []))
+        self.assertIsNone(run.first_event_at)
+        self.assertFalse(session.plan_versions.exists())
